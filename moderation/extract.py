@@ -198,9 +198,12 @@ def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> 
 
 _DIGITS = "0-9０-９"
 _ANCHOR_MARK = r"(?:>>|＞＞|≫|&gt;&gt;)"
+_ANCHOR_NUM = rf"[{_DIGITS}]+(?:[ \t]?[-－−〜~][ \t]?[{_DIGITS}]+)?"
+# ">>3-5,8 >>10": further numbers join the group after a comma, or after whitespace only
+# with a new mark (">>3\n1万円…" is an anchor and a post that starts with a number).
 _ANCHOR_GROUP = re.compile(
-    rf"{_ANCHOR_MARK}\s?[{_DIGITS}]+(?:\s?[-－−〜~]\s?[{_DIGITS}]+)?"
-    rf"(?:(?:[\s,、，]|{_ANCHOR_MARK})*(?:{_ANCHOR_MARK}\s?)?[{_DIGITS}]+(?:\s?[-－−〜~]\s?[{_DIGITS}]+)?)*")
+    rf"{_ANCHOR_MARK}[ \t]?{_ANCHOR_NUM}"
+    rf"(?:[ \t]*[,、，][ \t]*(?:{_ANCHOR_MARK}[ \t]?)?{_ANCHOR_NUM}|\s*{_ANCHOR_MARK}[ \t]?{_ANCHOR_NUM})*")
 _ANCHOR_NUMBERS = re.compile(rf"([{_DIGITS}]+)(?:\s?[-－−〜~]\s?([{_DIGITS}]+))?")
 URL_RE = re.compile(r"(?:https?|ttps?|ftp)://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _MAX_RANGE = 50
@@ -301,10 +304,16 @@ _CREDIT_LINE = re.compile(
     r"中央日報|朝鮮日報|東亜日報|産経|読売|毎日|朝日|日経|NHK|TBS|テレ朝|フジ|ブルームバーグ|Bloomberg|"
     r"CNN|BBC|Record China|レコードチャイナ|聯合ニュース|編集部|記者)"
     r"[^\n。]{0,20}?[)）】〉>＞]?[ \t]*$")
-# Where a headline glued onto the end of a post begins: after sentence-final punctuation or
-# laughter, or after a sentence-final particle that directly meets a kanji/katakana/bracket.
+# Where a headline glued onto the end of a post may begin: a kanji/katakana/bracket right after
+# the end of a sentence (punctuation, laughter, or a sentence-final form such as …ない, …だ, …ね).
 _GLUE_BOUNDARY = re.compile(
-    r"(?:[。！!？?wｗ☝✨♪]|\ufe0f|(?<=[\u3040-\u309f])(?:よ|ね|な|わ|ぞ)(?=[\u4e00-\u9fff\u30a0-\u30ff「『【◇<＜]))")
+    r"(?:[。！!？?wｗ☝✨♪\ufe0f]|(?<=[\u3040-\u309f])(?:よ|ね|な|わ|ぞ|だ|た|る|い|す|か|ん))"
+    r"(?=[\u4e00-\u9fff\u30a0-\u30ff「『【◇<＜])")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
+# Inside a headline a clause may end (…差し出した米国), but not a spoken sentence (…揉めてるな中国…).
+_STRONG_BOUNDARY = re.compile(
+    r"(?:[。！!？?wｗ]|(?<=[\u3040-\u309f])(?:よ|ね|な|わ|ぞ))(?=[\u4e00-\u9fff\u30a0-\u30ff「『【])")
+_HEADLINE_START = re.compile(r"^(?:[「『【◇<＜(（]|[^\u3040-\u309f\s]{2})")
 # A URL glued to text that still belongs to the same post ("…を参照", "ソースhttp…より").
 _URL_CONTINUATION = re.compile(r"(?:を|の|が|は|に|で|より|から|参照|って|とか|など|[)）」』、。,.!?！？])")
 
@@ -347,18 +356,22 @@ def _is_credit(line: str) -> bool:
 
 
 def _glued_title_start(line: str) -> int | None:
-    """Offset in ``line`` where a headline glued onto the end of a post starts, if any."""
+    """Offset in ``line`` where a headline glued onto the end of a post starts, if any.
+
+    The longest tail after a sentence end that reads like a headline wins: no board speech,
+    no 。, and kanji-dense (headlines have few hiragana; a post's clause has many).
+    """
     stripped = line.rstrip()
-    best = None
     for m in _GLUE_BOUNDARY.finditer(stripped):
-        if m.end() < len(stripped):
-            best = m.end()
-    if best is None:
-        return None
-    tail = stripped[best:].strip()
-    if len(tail) < 6 or not _is_heading(tail):
-        return None
-    return best
+        tail = stripped[m.end():].strip()
+        if len(tail) < 6 or not _is_heading(tail):
+            continue
+        if len(_HIRAGANA.findall(tail)) > 0.3 * len(tail) or not _HEADLINE_START.match(tail):
+            continue
+        if _STRONG_BOUNDARY.search(tail):
+            continue
+        return m.end()
+    return None
 
 
 @dataclass
@@ -475,8 +488,12 @@ class _ScrapeParser:
         for item in out:
             if merged and item[0] == merged[-1][0]:
                 continue
-            # A header's own anchor-free body and a glued anchor right after it are one post;
-            # consecutive anchors separated only by blanks were already one group.
+            prev = merged[-1] if merged else None
+            if item[1] == "anchor" and prev and prev[1] in ("header", "anchor") \
+                    and not text[prev[2]["body_start"]:item[0]].strip():
+                # Anchors that open a header's body, or that follow other anchors with only
+                # blanks between (">>2\n>>6\n本文"), belong to the post already started.
+                continue
             merged.append(item)
         self.footer_offset = footer_offset
         return merged
@@ -660,6 +677,10 @@ def _unit_record(text: str, unit: _Unit, thread: str, source: str, seen: dict) -
             body = raw[m.end():]
     elif unit.marker == "header" and unit.body_start is not None:
         body = text[max(unit.body_start, start):end] if unit.body_start < end else ""
+        m = _ANCHOR_GROUP.match(body.lstrip())
+        if m:
+            reply_to = anchor_numbers(m.group(0))
+            body = body.lstrip()[m.end():]
     kind = unit.kind
     urls = URL_RE.findall(raw)
     deleted = False
@@ -767,8 +788,9 @@ def parse_dat(text: str, *, thread: str = "thread", source: str = "") -> list[Co
 
 # --------------------------------------------------------------------------- saved HTML pages
 
-_HTML_TITLE = re.compile(r"<h1[^>]*class=\"[^\"]*title[^\"]*\"[^>]*>(.*?)</h1>|<title[^>]*>(.*?)</title>",
-                         re.I | re.S)
+_HTML_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.I | re.S)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_SITE_SUFFIX = re.compile(r"\s*(?:[-|｜–—]\s*[^-|｜]*(?:ちゃんねる|ch|掲示板|BBS|bbs)[^-|｜]*)$")
 # Modern 5ch: <div class="post" id="N" ...> ... <div class="message">…</div></div>
 _POST_DIV = re.compile(r"<div[^>]*class=\"[^\"]*\bpost\b[^\"]*\"[^>]*>", re.I)
 _NUMBER_SPAN = re.compile(r"<span[^>]*class=\"[^\"]*number[^\"]*\"[^>]*>(.*?)</span>", re.I | re.S)
@@ -801,13 +823,12 @@ def parse_html(text: str, *, thread: str = "thread", source: str = "") -> list[C
     clean = _blank_out(text, _SCRIPTS)
     records: list[Comment] = []
     seen: dict = {}
-    m = _HTML_TITLE.search(clean)
+    m = _HTML_H1.search(clean) or _HTML_TITLE.search(clean)
     if m:
-        grp = 1 if m.group(1) is not None else 2
-        t = html_to_text(m.group(grp))
+        t = _SITE_SUFFIX.sub("", html_to_text(m.group(1)).replace("\n", " "))
         if t:
             records.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t,
-                                   span=_strip_span(text, m.start(grp), m.end(grp)), source=source))
+                                   span=_strip_span(text, m.start(1), m.end(1)), source=source))
     posts = _html_posts_div(clean) or _html_posts_dl(clean)
     if not posts:
         # Unknown layout: read the page's text like a scraped page.

@@ -94,7 +94,7 @@ def fixture_cases():
     for expected in sorted(FIXTURES.glob("*/*.expected.json")):
         stem = expected.name[: -len(".expected.json")]
         sources = [p for p in expected.parent.glob(stem + ".*")
-                   if not p.name.endswith(".expected.json") and p.suffix != ".md"]
+                   if "." not in p.name[len(stem) + 1:] and p.suffix not in (".json", ".md")]
         for src in sources:
             cases.append(pytest.param(src, expected, id=f"{expected.parent.name}/{src.name}"))
     return cases
