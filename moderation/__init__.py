@@ -2,5 +2,23 @@
 
 Extract posts from thread dumps, score them for slurs, off-topic posts and posts a
 moderator would delete, and sit in front of a forum as a pre-moderation hook.
+
+>>> from moderation import Moderator
+>>> Moderator.load().review("いい試合だった").action
+'allow'
 """
 __version__ = "0.1.0"
+__all__ = ["Moderator", "Decision", "extract", "__version__"]
+
+
+def __getattr__(name):
+    # Imported on first use, so `moderation extract` does not pay for scikit-learn.
+    if name in ("Moderator", "Decision"):
+        from . import score
+
+        return getattr(score, name)
+    if name == "extract":
+        from .extract import extract
+
+        return extract
+    raise AttributeError(name)

@@ -89,11 +89,178 @@ def extract_cmd(paths, input_format, encoding, fmt, out):
         raise click.ClickException(str(exc)) from None
 
 
+def _model_errors():
+    from .model import ModelError, TrainingError
+
+    return (ModelError, TrainingError, ExtractError)
+
+
+@cli.command("train")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--cv", default=5, show_default=True, type=click.IntRange(2, 20),
+              help="Cross-validation folds for choosing C, calibration and thresholds.")
+@click.option("--reject-precision", default=0.9, show_default=True, type=click.FloatRange(0.5, 1.0),
+              help="Cross-validated precision a label's reject threshold must reach.")
+def train_cmd(data, out, cv, reject_precision):
+    """Train the classifier on labelled comments and write a model directory.
+
+    DATA are label files from `moderation label` (labels/*.jsonl), directories of them, or
+    CSV/JSONL tables with a `text` column and 0/1 columns `slur`, `off_topic`, `delete`
+    (any subset; a blank cell is unknown). Optional `thread_title` / `thread_text` columns
+    give thread context. Prints cross-validated metrics per label.
+
+    Example:
+
+        moderation train labels/ ../shared/data/ja-toxicity-inspection/subset.csv --out models/default
+    """
+    from .labels import load_training_data
+    from .model import ModerationModel, save_model
+    from .report import print_metrics
+
+    try:
+        frame, summary = load_training_data(data, warn=warn)
+        timer_start = _now()
+        model = ModerationModel(cv=cv, reject_precision=reject_precision).fit(frame, frame)
+        manifest = save_model(model, out, training=summary)
+    except _model_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"{out}: cannot write the model ({exc.strerror or exc})") from None
+    print_metrics(manifest["labels"], sys.stdout, title=f"cross-validated on {summary['rows']:,} comments "
+                  f"({cv} folds), trained in {_now() - timer_start:.1f} s")
+    click.echo(f"wrote {out} (version {manifest['version']})")
+
+
+@cli.command("eval")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default).")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write precision-recall curves here (PNG).")
+def eval_cmd(data, model_dir, plot):
+    """Measure a model on labelled comments: ROC-AUC, average precision, and precision /
+    recall / F1 at its hold and reject thresholds, per label.
+
+    Example:
+
+        moderation eval labels/ --model models/default --plot pr.png
+    """
+    from .labels import load_training_data
+    from .model import LABELS, ranking_metrics, threshold_metrics
+    from .report import print_metrics
+    from .score import Moderator
+
+    try:
+        frame, summary = load_training_data(data, warn=warn)
+        moderator = Moderator.load(model_dir)
+    except _model_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    scored = moderator.score(frame[["text", "context"]])
+    results, curves = {}, {}
+    for label in LABELS:
+        known = frame[label].notna().to_numpy()
+        p = scored[label].to_numpy()[known]
+        if label not in moderator.thresholds or not known.any():
+            results[label] = {"trained": label in moderator.thresholds, "reason": "no labelled examples"
+                              if not known.any() else "not in the model"}
+            continue
+        y = frame[label].to_numpy()[known].astype(int)
+        th = moderator.thresholds[label]
+        results[label] = {"trained": True, "hold": th["hold"], "reject": th["reject"], "metrics": {
+            "n": int(len(y)), "positives": int(y.sum()), **ranking_metrics(y, p),
+            "hold": threshold_metrics(y, p, th["hold"]), "reject": threshold_metrics(y, p, th["reject"])}}
+        curves[label] = (y, p)
+    print_metrics(results, sys.stdout, title=f"{summary['rows']:,} comments, model {moderator.info['version']}")
+    if plot:
+        from .report import plot_pr_curves
+
+        try:
+            plot_pr_curves(curves, plot)
+        except ImportError:
+            raise click.ClickException("--plot needs matplotlib: pip install 'moderation[plot]'") from None
+        click.echo(f"wrote {plot}")
+
+
+@cli.command("score")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
+@click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect).")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "jsonl")), default=None,
+              help="Output format (default: table on a terminal, jsonl otherwise).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.option("--only-flagged", is_flag=True, help="Only comments whose action is hold or reject.")
+@click.option("--explain", is_flag=True, help="Add the spans that raised each flagged label.")
+@click.option("--fail-on", type=click.Choice(("hold", "reject")), default=None,
+              help="Exit 1 when any comment reaches this action (for pipelines).")
+def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, fail_on):
+    """Score comments in thread dumps or comment files: slur, off_topic and delete
+    probabilities, an action (allow / hold / reject) and the flagged labels.
+
+    PATHS are anything `moderation extract` reads; thread context (title, article,
+    earlier posts) reaches the model by itself. CSV/JSONL files are streamed.
+
+    Example:
+
+        moderation score seeds/ --only-flagged --explain
+    """
+    from .score import Moderator, score_records
+    from .report import Progress, print_scored
+
+    fmt = fmt or default_format(out)
+    try:
+        moderator = Moderator.load(model_dir)
+    except _model_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
+    progress = Progress(sys.stderr)
+    rows_iter = score_records(moderator, records, explain=explain or fmt == "table", skipped=warn)
+    worst = {"allow": 0, "hold": 1, "reject": 2}
+    seen = {"max": 0, "n": 0}
+
+    def tracked():
+        for row in rows_iter:
+            seen["n"] += 1
+            seen["max"] = max(seen["max"], worst[row["action"]])
+            progress.advance(seen["n"])
+            if only_flagged and row["action"] == "allow":
+                continue
+            yield row
+
+    try:
+        if fmt == "table":
+            rows = list(tracked())
+            progress.done()
+            with output_stream(out) as fh:
+                print_scored(rows, fh, moderator.manifest)
+        else:
+            with output_stream(out, newline="" if fmt == "csv" else None) as fh:
+                if fmt == "jsonl":
+                    write_jsonl(tracked(), fh)
+                else:
+                    cols = ["id", "thread", "no", "kind", "text", "slur", "off_topic", "delete", "action", "labels"]
+                    write_csv(tracked(), fh, columns=cols + (["reasons"] if explain else []))
+            progress.done()
+    except _model_errors() as exc:
+        progress.done()
+        raise click.ClickException(str(exc)) from None
+    elapsed = progress.elapsed
+    click.echo(f"scored {seen['n']:,} comments in {elapsed:.2f} s "
+               f"({seen['n'] / elapsed if elapsed > 0 else 0:,.0f} comments/s)", err=True)
+    if fail_on and seen["max"] >= worst[fail_on]:
+        sys.exit(1)
+
+
+def _now() -> float:
+    import time
+
+    return time.perf_counter()
+
+
 def main(argv=None):
     """Entry point: click's handling, plus a one-line message instead of a traceback."""
     try:
         cli.main(args=argv, prog_name="moderation", standalone_mode=True)
-    except ExtractError as exc:  # raised while a generator was being consumed
+    except _model_errors() as exc:  # raised while a generator was being consumed
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -1,0 +1,496 @@
+"""Feature transformers: scikit-learn estimators that plug into a Pipeline or FeatureUnion.
+
+Every transformer takes comments as a pandas DataFrame with a ``text`` column and an
+optional ``context`` column (the thread's title, article and earlier posts), or simply as a
+list of strings. Each can also say, for one comment, how much every character of the original
+text contributed to a linear model's score (:meth:`char_contributions`): that is how a flag is
+explained with spans.
+
+- :class:`CharNgrams`: hashed character n-grams of the normalised or the obfuscation-folded
+  view, TF-IDF weighted, computed with numpy over a whole batch at once.
+- :class:`SubwordUnits`: a unigram sentencepiece model trained on the training texts,
+  TF-IDF over its pieces.
+- :class:`LexiconFeatures`: hits of the shipped slur lexicon by kind and category.
+- :class:`ThreadContext`: similarity to the thread, script/language mismatch, link and
+  advertising patterns (for ``off_topic``).
+
+Examples
+--------
+>>> from moderation.features import build_featurizer
+>>> feats = build_featurizer()
+>>> X = feats.fit_transform(["チョンは帰れ", "いい天気ですね", "韓国の経済政策について"])
+>>> X.shape[0]
+3
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import normalize as l2_normalize
+
+from .lexicon import CATEGORIES, KINDS, Lexicon
+from .text import fold, fold_text, normalize, normalize_text, script_profile
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_PRIME = np.uint64(1099511628211)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def as_frame(X) -> pd.DataFrame:
+    """Comments as a DataFrame with ``text`` and ``context`` columns (strings, never NaN)."""
+    if isinstance(X, pd.DataFrame):
+        if "text" not in X.columns:
+            raise ValueError("comments need a 'text' column")
+        frame = pd.DataFrame({"text": X["text"]})
+        frame["context"] = X["context"] if "context" in X.columns else ""
+    else:
+        if isinstance(X, str):
+            X = [X]
+        frame = pd.DataFrame({"text": list(X)})
+        frame["context"] = ""
+    for col in ("text", "context"):
+        frame[col] = frame[col].map(lambda v: v if isinstance(v, str) else ("" if v is None or v != v else str(v)))
+    return frame.reset_index(drop=True)
+
+
+def _texts(X) -> list[str]:
+    return as_frame(X)["text"].tolist()
+
+
+# --------------------------------------------------------------------------- hashed character n-grams
+
+def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: int):
+    """Every character n-gram of every text as (doc index, start, n, bucket) arrays.
+
+    The whole batch is hashed with numpy in one pass (no Python loop over characters),
+    which is what makes feature extraction fast enough for a pre-moderation hook.
+    """
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)[: len(codes)]
+    offsets = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])) if len(texts) else np.zeros(0, np.int64)
+    if len(codes):
+        doc[codes == 0] = -1  # separators belong to no document
+    docs, starts, ns, buckets = [], [], [], []
+    lo, hi = ngram_range
+    with np.errstate(over="ignore"):
+        for n in range(lo, hi + 1):
+            m = len(codes) - n + 1
+            if m <= 0:
+                continue
+            h = np.full(m, np.uint64(n) * _MIX, dtype=np.uint64)
+            for k in range(n):
+                h = (h ^ codes[k:k + m]) * _PRIME
+            valid = (doc[:m] == doc[n - 1:n - 1 + m]) & (doc[:m] >= 0)
+            idx = np.nonzero(valid)[0]
+            hv = h[idx]
+            hv ^= hv >> np.uint64(29)
+            hv *= _MIX
+            hv ^= hv >> np.uint64(32)
+            d = doc[idx]
+            docs.append(d)
+            starts.append(idx - offsets[d])
+            ns.append(np.full(len(idx), n, dtype=np.int64))
+            buckets.append((hv % np.uint64(n_features)).astype(np.int64))
+    if not docs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    return np.concatenate(docs), np.concatenate(starts), np.concatenate(ns), np.concatenate(buckets)
+
+
+class _TfidfCounts:
+    """Sublinear TF, IDF learned in fit, rows L2-normalised: shared by the n-gram blocks."""
+
+    @staticmethod
+    def counts(rows, cols, n_rows, n_cols) -> sp.csr_matrix:
+        X = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols))
+        X.sum_duplicates()
+        return X
+
+    @staticmethod
+    def idf(X: sp.csr_matrix, min_df: int) -> np.ndarray:
+        n = X.shape[0]
+        df = np.bincount(X.indices, minlength=X.shape[1])
+        idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+        idf[df < max(1, min_df)] = 0.0
+        return idf
+
+    @staticmethod
+    def weight(X: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        X = X.copy()
+        X.data = (1.0 + np.log(X.data)).astype(np.float32)
+        X = X @ sp.diags(idf)
+        X = sp.csr_matrix(X)
+        X.eliminate_zeros()
+        return l2_normalize(X, copy=False)
+
+
+class CharNgrams(TransformerMixin, BaseEstimator):
+    """Hashed character n-grams with TF-IDF weights.
+
+    Parameters
+    ----------
+    view : {'normalized', 'folded'}
+        ``normalized``: NFKC, lower case, repeats folded. ``folded``: additionally with
+        separators inside words removed, hiragana as katakana and masks as a wildcard, so
+        ``チ ョ ン``, ``ちょん`` and ``ﾁｮﾝ`` give the same n-grams.
+    ngram_range : tuple of int
+    n_features : int
+        Hash buckets (a power of two keeps collisions rare and the modulo cheap).
+    min_df : int
+        Buckets seen in fewer training documents get weight 0.
+
+    Attributes
+    ----------
+    idf_ : ndarray of shape (n_features,)
+
+    Examples
+    --------
+    >>> ng = CharNgrams(view="folded", min_df=1).fit(["チ ョ ン", "ちょん"])
+    >>> X = ng.transform(["チ ョ ン", "ちょん"])
+    >>> float(abs(X[0] - X[1]).sum())
+    0.0
+    """
+
+    def __init__(self, view: str = "normalized", ngram_range: tuple[int, int] = (1, 4),
+                 n_features: int = 1 << 20, min_df: int = 2):
+        self.view = view
+        self.ngram_range = ngram_range
+        self.n_features = n_features
+        self.min_df = min_df
+
+    def _view_texts(self, texts: list[str]) -> list[str]:
+        if self.view == "folded":
+            return [fold_text(t) for t in texts]
+        if self.view == "normalized":
+            return [normalize_text(t) for t in texts]
+        raise ValueError(f"unknown view {self.view!r}")
+
+    def _counts(self, texts: list[str]) -> sp.csr_matrix:
+        views = self._view_texts(texts)
+        d, _s, _n, b = hashed_ngrams(views, tuple(self.ngram_range), self.n_features)
+        return _TfidfCounts.counts(d, b, len(texts), self.n_features)
+
+    def fit(self, X, y=None):
+        texts = _texts(X)
+        counts = self._counts(texts)
+        min_df = self.min_df if len(texts) >= 20 else 1
+        self.idf_ = _TfidfCounts.idf(counts, min_df)
+        return self
+
+    def transform(self, X):
+        return _TfidfCounts.weight(self._counts(_texts(X)), self.idf_)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([f"{self.view}_ngram_{i}" for i in range(self.n_features)], dtype=object)
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        """Per original character, the share of ``coef · x`` this block gives it."""
+        view = fold(text) if self.view == "folded" else normalize(text)
+        out = np.zeros(len(text), dtype=np.float64)
+        if not view.text:
+            return out
+        _d, starts, ns, buckets = hashed_ngrams([view.text], tuple(self.ngram_range), self.n_features)
+        x = self.transform([text])
+        if x.nnz == 0:
+            return out
+        weights = dict(zip(x.indices, x.data))
+        counts = np.bincount(buckets, minlength=0)
+        for start, n, bucket in zip(starts, ns, buckets):
+            w = weights.get(bucket)
+            if w is None:
+                continue
+            share = coef[bucket] * w / counts[bucket] / n
+            a, b = view.span(int(start), int(start + n))
+            out[a:b] += share * n / max(1, b - a)
+        return out
+
+
+# --------------------------------------------------------------------------- sentencepiece subwords
+
+def _train_sentencepiece(texts: list[str], vocab_size: int) -> bytes:
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    sentences = [t for t in texts if t.strip()] or ["_"]
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+        model_type="unigram", character_coverage=0.9995, hard_vocab_limit=False,
+        normalization_rule_name="identity", split_by_whitespace=True, max_sentencepiece_length=8,
+        input_sentence_size=200000, shuffle_input_sentence=True, byte_fallback=False,
+        num_threads=1, minloglevel=2)
+    return model.getvalue()
+
+
+class SubwordUnits(TransformerMixin, BaseEstimator):
+    """TF-IDF over the pieces of a unigram sentencepiece model trained in ``fit``.
+
+    The model is trained on the normalised training texts with the ``sentencepiece``
+    package and kept as bytes in ``sp_model_`` (saved beside the classifier as
+    ``spm.model``), so a fitted transformer pickles and clones like any other.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Target vocabulary; a small corpus gets fewer pieces (the limit is soft).
+    min_df : int
+
+    Attributes
+    ----------
+    sp_model_ : bytes
+        The serialized sentencepiece model.
+    idf_ : ndarray
+
+    Examples
+    --------
+    >>> su = SubwordUnits(vocab_size=50).fit(["在韓米軍の役割", "米軍の撤退", "韓国軍の役割"] * 5)
+    >>> su.transform(["米軍の役割"]).shape[1] == len(su.idf_)
+    True
+    """
+
+    def __init__(self, vocab_size: int = 8000, min_df: int = 2):
+        self.vocab_size = vocab_size
+        self.min_df = min_df
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_processor", None)  # rebuilt from sp_model_ on first use
+        return state
+
+    @property
+    def processor(self):
+        proc = self.__dict__.get("_processor")
+        if proc is None:
+            import sentencepiece as spm
+
+            proc = spm.SentencePieceProcessor(model_proto=self.sp_model_)
+            self.__dict__["_processor"] = proc
+        return proc
+
+    def _counts(self, texts: list[str]) -> sp.csr_matrix:
+        ids = self.processor.encode([normalize_text(t) for t in texts], out_type=int)
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        cols = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(ids)), lengths)
+        return _TfidfCounts.counts(rows, cols, len(texts), self.processor.get_piece_size())
+
+    def fit(self, X, y=None):
+        texts = _texts(X)
+        self.sp_model_ = _train_sentencepiece([normalize_text(t) for t in texts], self.vocab_size)
+        self.__dict__.pop("_processor", None)
+        counts = self._counts(texts)
+        self.idf_ = _TfidfCounts.idf(counts, self.min_df if len(texts) >= 20 else 1)
+        return self
+
+    def transform(self, X):
+        return _TfidfCounts.weight(self._counts(_texts(X)), self.idf_)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([f"piece_{self.processor.id_to_piece(i)}" for i in range(len(self.idf_))], dtype=object)
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        view = normalize(text)
+        out = np.zeros(len(text), dtype=np.float64)
+        x = self.transform([text])
+        if x.nnz == 0:
+            return out
+        weights = dict(zip(x.indices, x.data))
+        pieces = self.processor.encode(view.text, out_type=str)
+        ids = self.processor.encode(view.text, out_type=int)
+        counts = {i: ids.count(i) for i in set(ids)}
+        pos = 0
+        for piece, pid in zip(pieces, ids):
+            # The model was trained with identity normalisation, so each piece (▁ = space) is
+            # found in the normalised text in order.
+            surface = piece.replace("\u2581", " ").strip()
+            if not surface:
+                continue
+            found = view.text.find(surface, pos)
+            if found < 0:
+                continue
+            pos = found + len(surface)
+            w = weights.get(pid)
+            if w is None:
+                continue
+            oa, ob = view.span(found, pos)
+            out[oa:ob] += coef[pid] * w / counts[pid] / max(1, ob - oa)
+        return out
+
+
+# --------------------------------------------------------------------------- slur lexicon
+
+class LexiconFeatures(TransformerMixin, BaseEstimator):
+    """Hits of the slur lexicon: the strongest weight per kind and per category, and a count.
+
+    Parameters
+    ----------
+    lexicon : Lexicon, optional
+        Default: the lexicon shipped in ``moderation/data``.
+
+    Attributes
+    ----------
+    lexicon_ : Lexicon
+        The lexicon fixed at fit time (its version is recorded in the model manifest).
+
+    Examples
+    --------
+    >>> LexiconFeatures().fit([""]).transform(["下朝鮮w", "晴れ"]).toarray()[:, 0].tolist()
+    [0.85, 0.0]
+    """
+
+    def __init__(self, lexicon: Lexicon | None = None):
+        self.lexicon = lexicon
+
+    def fit(self, X, y=None):
+        self.lexicon_ = self.lexicon or Lexicon.load()
+        return self
+
+    @staticmethod
+    def feature_names() -> list[str]:
+        return (["lex_max"] + [f"lex_{k}" for k in KINDS] + [f"lex_cat_{c}" for c in CATEGORIES]
+                + ["lex_count"])
+
+    def _row(self, hits) -> list[float]:
+        row = [0.0] * (2 + len(KINDS) + len(CATEGORIES))
+        for h in hits:
+            row[0] = max(row[0], h.weight)
+            k = 1 + KINDS.index(h.kind)
+            row[k] = max(row[k], h.weight)
+            c = 1 + len(KINDS) + CATEGORIES.index(h.category)
+            row[c] = max(row[c], h.weight)
+        row[-1] = math.log1p(len(hits))
+        return row
+
+    def transform(self, X):
+        rows = [self._row(self.lexicon_.find(t)) for t in _texts(X)]
+        return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(self.feature_names(), dtype=object)
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(text), dtype=np.float64)
+        hits = self.lexicon_.find(text)
+        if not hits:
+            return out
+        x = np.asarray(self._row(hits))
+        total = float(x[:-1] @ coef[:-1])  # the count's share is spread over all hits
+        spread = float(x[-1] * coef[-1]) / len(hits)
+        weight_sum = sum(h.weight for h in hits)
+        for h in hits:
+            a, b = h.span
+            out[a:b] += (total * h.weight / weight_sum + spread) / max(1, b - a)
+        return out
+
+
+# --------------------------------------------------------------------------- thread context
+
+_AD = re.compile(
+    r"(?:稼げ|稼ぐ|副業|在宅|簡単に|月収|日給|無料|登録|限定|今だけ|出会い|ライン|line\s*id|id\s*[:：]|"
+    r"割引|クーポン|プレゼント|ｷｬﾝﾍﾟｰﾝ|キャンペーン|公式|詳しくは|こちら|プロフ|dm|フォロー|"
+    r"casino|カジノ|bitcoin|ビットコイン|fx|投資|セフレ|エロ|アダルト)", re.I)
+_URL = re.compile(r"(?:https?|ttps?)://\S+|www\.\S+|\b\S+\.(?:com|net|jp|co|io|xyz|info|biz)\b", re.I)
+
+
+class ThreadContext(TransformerMixin, BaseEstimator):
+    """How a comment sits in its thread: for ``off_topic``.
+
+    Features: character-trigram cosine similarity to the context (thread title, article,
+    earlier posts) and whether there is any context; script shares of the comment and their
+    distance from the context's (a Korean reply in a Japanese thread); URL and advertising
+    pattern counts; length.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"text": ["그건 너의 생각일뿐이다."], "context": ["在韓米軍の役割"]})
+    >>> ThreadContext().fit(X).transform(X).shape
+    (1, 12)
+    """
+
+    def __init__(self, n_features: int = 1 << 18):
+        self.n_features = n_features
+
+    def fit(self, X, y=None):
+        self.n_features_out_ = 12
+        return self
+
+    def _similarity(self, texts: list[str], contexts: list[str]) -> np.ndarray:
+        norm = [normalize_text(t) for t in texts] + [normalize_text(c) for c in contexts]
+        d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
+        M = _TfidfCounts.counts(d, b, len(norm), self.n_features)
+        M.data = np.minimum(M.data, 1.0)
+        M = l2_normalize(M)
+        n = len(texts)
+        return np.asarray(M[:n].multiply(M[n:]).sum(axis=1)).ravel()
+
+    def transform(self, X):
+        frame = as_frame(X)
+        texts, contexts = frame["text"].tolist(), frame["context"].tolist()
+        sim = self._similarity(texts, contexts)
+        rows = []
+        for text, context, s in zip(texts, contexts, sim):
+            has_ctx = 1.0 if context.strip() else 0.0
+            p = script_profile(text)
+            q = script_profile(context) if has_ctx else {"hangul": 0.0, "kana": 0.5, "han": 0.5, "latin": 0.0}
+            distance = 0.5 * sum(abs(p[k] - q[k]) for k in p)
+            rows.append([
+                s, has_ctx, (1.0 - s) * has_ctx,
+                p["hangul"], p["latin"], p["kana"] + p["han"],
+                distance,
+                math.log1p(len(_URL.findall(text))), math.log1p(len(_AD.findall(normalize_text(text)))),
+                math.log1p(len(text)) / 5.0, 1.0 if len(text.strip()) <= 3 else 0.0,
+                p["hangul"] * (1.0 - q["hangul"]),
+            ])
+        return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(rows), 12))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["ctx_similarity", "ctx_present", "ctx_dissimilarity", "script_hangul", "script_latin",
+                         "script_japanese", "script_distance", "urls", "ad_patterns", "length", "very_short",
+                         "hangul_in_non_korean_thread"], dtype=object)
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        # Links and advertising words are the parts of a comment a moderator can be shown.
+        out = np.zeros(len(text), dtype=np.float64)
+        x = self.transform(pd.DataFrame({"text": [text], "context": [context]})).toarray()[0]
+        for rx, k in ((_URL, 7), (re.compile(_AD.pattern, re.I), 8)):
+            matches = list(rx.finditer(text))
+            if matches and x[k]:
+                for m in matches:
+                    out[m.start():m.end()] += coef[k] * x[k] / len(matches) / max(1, m.end() - m.start())
+        return out
+
+
+def build_featurizer(*, vocab_size: int = 8000, n_features: int = 1 << 20, min_df: int = 2) -> FeatureUnion:
+    """The feature pipeline the classifier uses: every view side by side.
+
+    Examples
+    --------
+    >>> [name for name, _ in build_featurizer().transformer_list]
+    ['chars', 'folded', 'subwords', 'lexicon', 'context']
+    """
+    return FeatureUnion([
+        ("chars", CharNgrams("normalized", (1, 4), n_features, min_df)),
+        ("folded", CharNgrams("folded", (2, 4), n_features, min_df)),
+        ("subwords", SubwordUnits(vocab_size, min_df)),
+        ("lexicon", LexiconFeatures()),
+        ("context", ThreadContext()),
+    ])
+
+
+def block_slices(featurizer: FeatureUnion, X_sample) -> dict[str, slice]:
+    """Where each block's columns sit in the union's output."""
+    out, pos = {}, 0
+    for name, trans in featurizer.transformer_list:
+        width = trans.transform(X_sample).shape[1]
+        out[name] = slice(pos, pos + width)
+        pos += width
+    return out
