@@ -98,7 +98,7 @@ def _model_errors():
 @cli.command("train")
 @click.argument("data", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
-@click.option("--cv", default=5, show_default=True, type=click.IntRange(2, 20),
+@click.option("--cv", default=4, show_default=True, type=click.IntRange(2, 20),
               help="Cross-validation folds for choosing C, calibration and thresholds.")
 @click.option("--reject-precision", default=0.9, show_default=True, type=click.FloatRange(0.5, 1.0),
               help="Cross-validated precision a label's reject threshold must reach.")
@@ -274,3 +274,13 @@ def main(argv=None):
         click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
                    "rerun with MODERATION_DEBUG=1 for details and report it", err=True)
         sys.exit(2)
+
+
+from .serve import serve_cmd  # noqa: E402  (the pre-moderation hook)
+
+cli.add_command(serve_cmd)
+
+from .labeling import label_cmd, labels_group  # noqa: E402
+
+cli.add_command(label_cmd)
+cli.add_command(labels_group)

@@ -161,7 +161,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, view: str = "normalized", ngram_range: tuple[int, int] = (1, 4),
-                 n_features: int = 1 << 20, min_df: int = 2):
+                 n_features: int = 1 << 19, min_df: int = 2):
         self.view = view
         self.ngram_range = ngram_range
         self.n_features = n_features
@@ -221,8 +221,10 @@ def _train_sentencepiece(texts: list[str], vocab_size: int) -> bytes:
 
     model = io.BytesIO()
     sentences = [t for t in texts if t.strip()] or ["_"]
+    # Every character the corpus needs must fit in the vocabulary (CJK corpora have thousands).
+    distinct = len(set("".join(sentences)))
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=max(vocab_size, distinct + 16),
         model_type="unigram", character_coverage=0.9995, hard_vocab_limit=False,
         normalization_rule_name="identity", split_by_whitespace=True, max_sentencepiece_length=8,
         input_sentence_size=200000, shuffle_input_sentence=True, byte_fallback=False,
@@ -469,7 +471,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         return out
 
 
-def build_featurizer(*, vocab_size: int = 8000, n_features: int = 1 << 20, min_df: int = 2) -> FeatureUnion:
+def build_featurizer(*, vocab_size: int = 8000, n_features: int = 1 << 19, min_df: int = 2) -> FeatureUnion:
     """The feature pipeline the classifier uses: every view side by side.
 
     Examples
