@@ -36,7 +36,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize as l2_normalize
 
 from .lexicon import CATEGORIES, KINDS, Lexicon
-from .text import fold, fold_text, normalize, normalize_text, script_profile
+from .text import fold, fold_text, normalize, normalize_text
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PRIME = np.uint64(1099511628211)
@@ -111,9 +111,9 @@ class _TfidfCounts:
 
     @staticmethod
     def counts(rows, cols, n_rows, n_cols) -> sp.csr_matrix:
-        X = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols))
-        X.sum_duplicates()
-        return X
+        # COO → CSR sums duplicate (row, bucket) pairs; the column order within a row does not
+        # matter to anything downstream, so the costly sort is skipped.
+        return sp.coo_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)).tocsr()
 
     @staticmethod
     def idf(X: sp.csr_matrix, min_df: int) -> np.ndarray:
@@ -372,7 +372,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return row
 
     def transform(self, X):
-        rows = [self._row(self.lexicon_.find(t)) for t in _texts(X)]
+        rows = [self._row(self.lexicon_.match_entries(t)) for t in _texts(X)]
         return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
 
     def get_feature_names_out(self, input_features=None):
@@ -394,6 +394,31 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- thread context
+
+_SCRIPT_RANGES = (  # (script column, first code point, last code point)
+    (0, 0xAC00, 0xD7AF), (0, 0x1100, 0x11FF), (0, 0x3130, 0x318F),   # hangul
+    (1, 0x3040, 0x30FF), (1, 0xFF66, 0xFF9F),                        # kana
+    (2, 0x4E00, 0x9FFF), (2, 0x3400, 0x4DBF),                        # han
+    (3, 0x41, 0x5A), (3, 0x61, 0x7A),                                 # latin
+)
+
+
+def script_shares(texts: list[str]) -> np.ndarray:
+    """Per text, the share of its letters in hangul, kana, han and latin (columns in that
+    order), counted with numpy over the whole batch; :func:`moderation.text.script_profile`
+    is the same for one text."""
+    out = np.zeros((len(texts), 4))
+    if not texts:
+        return out
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    doc = np.repeat(np.arange(len(texts)), lengths)
+    for col, lo, hi in _SCRIPT_RANGES:
+        mask = (codes >= lo) & (codes <= hi)
+        out[:, col] += np.bincount(doc[mask], minlength=len(texts))
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+
 
 _AD = re.compile(
     r"(?:稼げ|稼ぐ|副業|在宅|簡単に|月収|日給|無料|登録|限定|今だけ|出会い|ライン|line\s*id|id\s*[:：]|"
@@ -426,33 +451,37 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         return self
 
     def _similarity(self, texts: list[str], contexts: list[str]) -> np.ndarray:
-        norm = [normalize_text(t) for t in texts] + [normalize_text(c) for c in contexts]
+        # Many comments share a thread: each distinct context is hashed once.
+        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+        norm = [normalize_text(t) for t in texts] + [normalize_text(c) for c in distinct]
         d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
         M = _TfidfCounts.counts(d, b, len(norm), self.n_features)
         M.data = np.minimum(M.data, 1.0)
         M = l2_normalize(M)
         n = len(texts)
-        return np.asarray(M[:n].multiply(M[n:]).sum(axis=1)).ravel()
+        return np.asarray(M[:n].multiply(M[n:][index]).sum(axis=1)).ravel()
 
     def transform(self, X):
         frame = as_frame(X)
         texts, contexts = frame["text"].tolist(), frame["context"].tolist()
         sim = self._similarity(texts, contexts)
-        rows = []
-        for text, context, s in zip(texts, contexts, sim):
-            has_ctx = 1.0 if context.strip() else 0.0
-            p = script_profile(text)
-            q = script_profile(context) if has_ctx else {"hangul": 0.0, "kana": 0.5, "han": 0.5, "latin": 0.0}
-            distance = 0.5 * sum(abs(p[k] - q[k]) for k in p)
-            rows.append([
-                s, has_ctx, (1.0 - s) * has_ctx,
-                p["hangul"], p["latin"], p["kana"] + p["han"],
-                distance,
-                math.log1p(len(_URL.findall(text))), math.log1p(len(_AD.findall(normalize_text(text)))),
-                math.log1p(len(text)) / 5.0, 1.0 if len(text.strip()) <= 3 else 0.0,
-                p["hangul"] * (1.0 - q["hangul"]),
-            ])
-        return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(rows), 12))
+        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+        p = script_shares(texts)                       # hangul, kana, han, latin
+        q = script_shares(list(distinct))[index]
+        has_ctx = np.array([1.0 if c.strip() else 0.0 for c in contexts])
+        q[has_ctx == 0] = (0.0, 0.5, 0.5, 0.0)        # no context: assume a Japanese board
+        lengths = np.array([len(t) for t in texts], dtype=np.float64)
+        stripped = np.array([len(t.strip()) for t in texts])
+        urls = np.array([len(_URL.findall(t)) for t in texts], dtype=np.float64)
+        ads = np.array([len(_AD.findall(normalize_text(t))) for t in texts], dtype=np.float64)
+        features = np.column_stack([
+            sim, has_ctx, (1.0 - sim) * has_ctx,
+            p[:, 0], p[:, 3], p[:, 1] + p[:, 2],
+            0.5 * np.abs(p - q).sum(axis=1),
+            np.log1p(urls), np.log1p(ads), np.log1p(lengths) / 5.0, (stripped <= 3).astype(float),
+            p[:, 0] * (1.0 - q[:, 0]),
+        ]) if len(texts) else np.zeros((0, 12))
+        return sp.csr_matrix(features.astype(np.float32))
 
     def get_feature_names_out(self, input_features=None):
         return np.array(["ctx_similarity", "ctx_present", "ctx_dissimilarity", "script_hangul", "script_latin",

@@ -154,6 +154,8 @@ class Lexicon:
         self._latin_re = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(s) for s in latin) + r")(?![a-z])") \
             if latin else None
         self._exceptions_re = re.compile("|".join(f"(?:{p})" for p in self.exceptions)) if self.exceptions else None
+        self._short_katakana = {k for k in self._by_folded if _KATAKANA.match(k) and len(k) <= 3}
+        self._by_term_kind = {(e.term, e.kind): e for e in self.entries}
 
     def __getstate__(self):
         return {"entries": self.entries, "exceptions": self.exceptions, "version": self.version,
@@ -167,34 +169,49 @@ class Lexicon:
         if not text or not self.might_match(text):
             return []
         norm = normalize(text)
-        masked: list[tuple[int, int]] = []
-        if self._exceptions_re is not None:
+        view = fold(norm, kana=False)
+        hits = [self._hit(entry, text, (view if where == "folded" else norm).span(a, b))
+                for entry, where, a, b in self._matches(norm.text, view.text)]
+        if self._exceptions_re is not None and hits:
             masked = [norm.span(m.start(), m.end()) for m in self._exceptions_re.finditer(norm.text)
                       if m.end() > m.start()]
-        hits: list[Hit] = []
-        if self._cjk_re is not None:
-            view = fold(norm, kana=False)
-            pattern = self._cjk_masked_re if WILDCARD in view.text else self._cjk_re
-            for m in pattern.finditer(view.text):
-                matched = m.group(0)
-                entry = self._resolve(matched)
-                if entry is None:
-                    continue
-                start, end = m.start(), m.end()
-                if _KATAKANA.match(entry_key := fold(entry.spelling, kana=False).text) and len(entry_key) <= 3:
-                    before = view.text[start - 1] if start else ""
-                    after = view.text[end] if end < len(view.text) else ""
-                    if _KATAKANA_CHAR.match(before) or _KATAKANA_CHAR.match(after):
-                        continue  # part of a longer katakana word (シナリオ, キュウリ)
-                hits.append(self._hit(entry, text, view.span(start, end)))
-        if self._latin_re is not None:
-            for m in self._latin_re.finditer(norm.text):
-                entry = self._by_latin[m.group(0)]
-                hits.append(self._hit(entry, text, norm.span(m.start(), m.end())))
-        if masked:
             hits = [h for h in hits if not any(a <= h.span[0] and h.span[1] <= b for a, b in masked)]
         hits.sort(key=lambda h: h.span)
         return hits
+
+    def match_entries(self, text: str) -> list[Entry]:
+        """The entries that hit ``text``, without spans: the fast path for features.
+
+        Only texts in which an exception phrase occurs take the exact, mapped pass.
+        """
+        if not text:
+            return []
+        norm = normalize_text(text)
+        if self._exceptions_re is not None and self._exceptions_re.search(norm):
+            return [self._by_term_kind[(h.term, h.kind)] for h in self.find(text)]
+        folded = fold_text(norm, kana=False, normalized=True) if self._cjk_re is not None else ""
+        return [entry for entry, _where, _a, _b in self._matches(norm, folded)]
+
+    def _matches(self, norm: str, folded: str):
+        """(entry, view, start, end) for every hit on the normalised and folded texts,
+        before exception phrases are applied."""
+        if self._cjk_re is not None and folded:
+            pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
+            for m in pattern.finditer(folded):
+                resolved = self._resolve(m.group(0))
+                if resolved is None:
+                    continue
+                key, entry = resolved
+                start, end = m.start(), m.end()
+                if key in self._short_katakana:
+                    before = folded[start - 1] if start else ""
+                    after = folded[end] if end < len(folded) else ""
+                    if _KATAKANA_CHAR.match(before) or _KATAKANA_CHAR.match(after):
+                        continue  # part of a longer katakana word (シナリオ, キュウリ)
+                yield entry, "folded", start, end
+        if self._latin_re is not None and _LATIN_WORD.search(norm):
+            for m in self._latin_re.finditer(norm):
+                yield self._by_latin[m.group(0)], "norm", m.start(), m.end()
 
     def might_match(self, text: str) -> bool:
         """A fast screen on the views without offset maps: False means no hit for sure
@@ -208,16 +225,17 @@ class Lexicon:
         pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
         return pattern.search(folded) is not None
 
-    def _resolve(self, matched: str) -> Entry | None:
-        """The entry a (possibly masked) match stands for; too many masks is no match."""
+    def _resolve(self, matched: str) -> tuple[str, Entry] | None:
+        """The (key, entry) a possibly masked match stands for; too many masks is no match."""
         if WILDCARD not in matched:
-            return self._by_folded.get(matched)
+            entry = self._by_folded.get(matched)
+            return (matched, entry) if entry is not None else None
         literal = sum(c != WILDCARD for c in matched)
         if literal < 2 or literal * 2 < len(matched):
             return None
         for key, entry in self._by_folded.items():
             if len(key) == len(matched) and all(m == WILDCARD or m == k for m, k in zip(matched, key)):
-                return entry
+                return key, entry
         return None
 
     @staticmethod

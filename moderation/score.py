@@ -59,10 +59,6 @@ class Decision:
                 "reasons": [r.to_dict() for r in self.reasons], "model": self.model}
 
 
-def _round(p) -> float | None:
-    return None if p is None or p != p else round(float(p), 6)
-
-
 class Moderator:
     """A loaded model with its thresholds: review one comment or score many.
 
@@ -100,8 +96,10 @@ class Moderator:
 
     @property
     def info(self) -> dict:
-        return {"version": self.manifest.get("version"),
-                "sha256": _manifest_digest(self.manifest)}
+        """The model's version and the sha256 of its manifest (what answered a request)."""
+        if not hasattr(self, "_info"):
+            self._info = {"version": self.manifest.get("version"), "sha256": _manifest_digest(self.manifest)}
+        return dict(self._info)
 
     # ----------------------------------------------------------------------- one comment
     def review(self, text: str, *, thread: dict | str | None = None, reply_to_text: str | None = None,
@@ -122,14 +120,16 @@ class Moderator:
         """Decisions for a frame with ``text`` and ``context`` columns."""
         probs = self.model.predict_proba(frame)
         actions, flagged = self.model.actions(probs, self.thresholds)
+        columns = [probs[label].to_numpy().round(6).tolist() for label in LABELS]
+        info = self.info
         out = []
         for i, (action, labels) in enumerate(zip(actions, flagged)):
-            scores = {label: _round(probs[label].iloc[i]) for label in LABELS}
+            scores = {label: (None if col[i] != col[i] else col[i]) for label, col in zip(LABELS, columns)}
             reasons: list[Reason] = []
             if explain:
                 for label in labels:
                     reasons.extend(self.model.explain(frame["text"].iloc[i], frame["context"].iloc[i], label))
-            out.append(Decision(action, scores, labels, reasons, self.info))
+            out.append(Decision(action, scores, labels, reasons, info))
         return out
 
     # ----------------------------------------------------------------------- frames
@@ -190,15 +190,16 @@ class _ThreadContexts:
         return state
 
     def context_for(self, rec: Comment) -> str:
+        if _tabular(rec):
+            # Comments already split carry their context in columns, as an API caller would.
+            return thread_context(rec.extra.get("thread_title"), rec.extra.get("thread_text"))
         state = self.get(rec.thread)
-        title = rec.extra.get("thread_title") if rec.extra else None
-        title = title or state["title"]
         text_parts = list(state["articles"]) + list(state["posts"][-EARLIER_POSTS:])
-        if rec.extra and isinstance(rec.extra.get("thread_text"), str):
-            text_parts.insert(0, rec.extra["thread_text"])
-        return thread_context(title, "\n".join(text_parts))
+        return thread_context(state["title"], "\n".join(text_parts))
 
     def add(self, rec: Comment) -> None:
+        if _tabular(rec):
+            return
         state = self.get(rec.thread)
         if rec.kind == "title":
             state["title"] = rec.text
@@ -208,6 +209,10 @@ class _ThreadContexts:
         elif rec.kind == "comment" and rec.text:
             state["posts"].append(rec.text[:500])
             del state["posts"][:-EARLIER_POSTS]
+
+
+def _tabular(rec: Comment) -> bool:
+    return rec.source.lower().endswith((".csv", ".tsv", ".jsonl", ".ndjson"))
 
 
 def _with_titles(records: Iterable[Comment]) -> Iterator[Comment]:
@@ -220,7 +225,7 @@ def _with_titles(records: Iterable[Comment]) -> Iterator[Comment]:
         if rec.source != source:
             yield from sorted(pending, key=lambda r: r.kind != "title")
             pending, source = [], rec.source
-        if rec.source.lower().endswith((".csv", ".tsv", ".jsonl", ".ndjson")):
+        if _tabular(rec):
             yield rec
         else:
             pending.append(rec)

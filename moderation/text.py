@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 WILDCARD = "\uFFFD"
 _MASKS = set("○〇◯●◎□■×✕✖*＊※")
@@ -103,10 +104,19 @@ _REPEAT = re.compile(r"(.)\1{2,}", re.S)
 _MASK_TABLE = str.maketrans({c: WILDCARD for c in _MASKS})
 _KANA_TABLE = str.maketrans({chr(c): chr(c + _KATA_OFFSET) for c in range(_HIRA_START, _HIRA_END + 1)})
 _WILDCARD_RUN = re.compile(WILDCARD + "{2,}")
+_MASK_CHARS = re.compile("[" + re.escape("".join(sorted(_MASKS))) + "]")
+_HIRAGANA_CHARS = re.compile(f"[{chr(_HIRA_START)}-{chr(_HIRA_END)}]+")
 
 
+def _hiragana_to_katakana(m: re.Match) -> str:
+    return m.group(0).translate(_KANA_TABLE)
+
+
+@lru_cache(maxsize=1 << 16)
 def normalize_text(text: str) -> str:
     """The text of :func:`normalize` without the offset map: fast, for feature extraction.
+
+    Cached: every feature view of a batch starts from the same normalised text.
 
     Examples
     --------
@@ -124,11 +134,13 @@ def fold_text(text: str, *, kana: bool = True, normalized: bool = False) -> str:
     >>> fold_text("ち ょ ん")
     'チョン'
     """
-    out = (text if normalized else normalize_text(text)).translate(_MASK_TABLE)
+    out = text if normalized else normalize_text(text)
+    if _MASK_CHARS.search(out):  # translate() is slow on non-ASCII text: only when needed
+        out = _WILDCARD_RUN.sub(WILDCARD, out.translate(_MASK_TABLE))
     out = _SEPARATORS.sub("", out)
-    if kana:
-        out = out.translate(_KANA_TABLE)
-    return _WILDCARD_RUN.sub(WILDCARD, out)
+    if kana and _HIRAGANA_CHARS.search(out):
+        out = _HIRAGANA_CHARS.sub(_hiragana_to_katakana, out)
+    return _WILDCARD_RUN.sub(WILDCARD, out) if WILDCARD in out else out
 
 
 def _to_katakana(ch: str) -> str:
