@@ -34,11 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from . import __version__
 from .features import as_frame, build_featurizer
@@ -144,6 +145,9 @@ class ModerationModel(BaseEstimator):
     reject_precision : float
         Out-of-fold precision a ``reject`` threshold must reach.
     class_weight : {'balanced', None}
+    context_swaps : float
+        For ``off_topic``: the share of on-topic comments that are also trained as off-topic
+        with another thread's context (0 turns it off). Cross-validated metrics include them.
     vocab_size, n_features, min_df : int
         Passed to :func:`moderation.features.build_featurizer`.
     random_state : int
@@ -158,13 +162,14 @@ class ModerationModel(BaseEstimator):
     """
 
     def __init__(self, labels=LABELS, C_grid=(4.0, 16.0), cv: int = 4, reject_precision: float = 0.9,
-                 class_weight="balanced", vocab_size: int = 8000, n_features: int = 1 << 19, min_df: int = 2,
-                 random_state: int = 0):
+                 class_weight="balanced", context_swaps: float = 0.5, vocab_size: int = 8000,
+                 n_features: int = 1 << 19, min_df: int = 2, random_state: int = 0):
         self.labels = labels
         self.C_grid = C_grid
         self.cv = cv
         self.reject_precision = reject_precision
         self.class_weight = class_weight
+        self.context_swaps = context_swaps
         self.vocab_size = vocab_size
         self.n_features = n_features
         self.min_df = min_df
@@ -194,16 +199,49 @@ class ModerationModel(BaseEstimator):
             if n_pos < 2 or n_neg < 2:
                 raise TrainingError(f"label '{label}' has {n_pos} positive and {n_neg} negative examples; "
                                     "at least 2 of each are needed to train and calibrate it")
+            M_label, groups = M[known], None
+            if label == "off_topic" and self.context_swaps:
+                M_label, y, groups = self._with_swapped_contexts(frame[known].reset_index(drop=True), M_label, y)
             with warnings.catch_warnings():
                 # Hitting max_iter at tol=1e-3 is expected on large C and does not move AP.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                self.labels_[label], self.oof_[label] = self._fit_label(M[known], y)
+                self.labels_[label], self.oof_[label] = self._fit_label(M_label, y, groups, int(known.sum()))
         return self
 
-    def _fit_label(self, M, y: np.ndarray) -> tuple[LabelModel, np.ndarray]:
+    def _with_swapped_contexts(self, frame: pd.DataFrame, M, y: np.ndarray):
+        """Teach ``off_topic`` that it depends on the thread: on-topic comments paired with
+        another thread's context become off-topic examples. The same text then appears with
+        both labels, so only the context features can tell them apart. Each copy stays in
+        its original's cross-validation group."""
+        rng = np.random.default_rng(self.random_state)
+        contexts = frame["context"].to_numpy()
+        on_topic = np.nonzero((y == 0) & (frame["context"].str.strip() != "").to_numpy())[0]
+        distinct = np.unique(contexts[on_topic]) if len(on_topic) else []
+        if len(distinct) < 2:
+            return M, y, None
+        picked = rng.choice(on_topic, size=min(len(on_topic), int(self.context_swaps * len(on_topic))), replace=False)
+        swapped = []
+        for i in picked:
+            other = contexts[i]
+            while other == contexts[i]:
+                other = distinct[rng.integers(len(distinct))]
+            swapped.append(other)
+        extra = pd.DataFrame({"text": frame["text"].to_numpy()[picked], "context": swapped})
+        M_extra = self.featurizer_.transform(extra).tocsr()
+        groups = np.concatenate([np.arange(len(y)), picked])
+        return sp.vstack([M, M_extra]).tocsr(), np.concatenate([y, np.ones(len(picked), dtype=int)]), groups
+        return self
+
+    def _fit_label(self, M, y: np.ndarray, groups: np.ndarray | None = None,
+                   n_real: int | None = None) -> tuple[LabelModel, np.ndarray]:
+        """C by cross-validated AP, Platt calibration on out-of-fold scores, thresholds and
+        metrics on the out-of-fold probabilities of the first ``n_real`` (labelled) rows."""
         folds = max(2, min(self.cv, int(y.sum()), int(len(y) - y.sum())))
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        splits = list(splitter.split(np.zeros(len(y)), y))
+        if groups is None:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        else:
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        splits = list(splitter.split(np.zeros(len(y)), y, groups))
         best = None
         for C in self.C_grid:
             decision = np.zeros(len(y))
@@ -216,12 +254,16 @@ class ModerationModel(BaseEstimator):
         _ap, C, decision = best
         a, b = _platt(decision, y)
         oof = 1.0 / (1.0 + np.exp(-(a * decision + b)))
-        hold, reject = choose_thresholds(y, oof, self.reject_precision)
-        metrics = {"n": int(len(y)), "positives": int(y.sum()), "folds": folds, "C": C,
-                   **ranking_metrics(y, oof), "hold": threshold_metrics(y, oof, hold),
-                   "reject": threshold_metrics(y, oof, reject)}
+        n_real = len(y) if n_real is None else n_real
+        yr, oof_real = y[:n_real], oof[:n_real]
+        hold, reject = choose_thresholds(yr, oof_real, self.reject_precision)
+        metrics = {"n": int(n_real), "positives": int(yr.sum()), "folds": folds, "C": C,
+                   **ranking_metrics(yr, oof_real), "hold": threshold_metrics(yr, oof_real, hold),
+                   "reject": threshold_metrics(yr, oof_real, reject)}
+        if n_real < len(y):
+            metrics["context_swapped_examples"] = int(len(y) - n_real)
         classifier = self._classifier(C).fit(M, y)
-        return LabelModel(classifier, (a, b), hold, reject, metrics), oof
+        return LabelModel(classifier, (a, b), hold, reject, metrics), oof_real
 
     def _classifier(self, C: float) -> LogisticRegression:
         # liblinear's dual solver is the fastest here; a looser tolerance changes the
