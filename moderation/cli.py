@@ -260,14 +260,14 @@ def main(argv=None):
     """Entry point: click's handling, plus a one-line message instead of a traceback."""
     try:
         cli.main(args=argv, prog_name="moderation", standalone_mode=True)
+    except (BrokenPipeError, SystemExit):
+        raise
     except _model_errors() as exc:  # raised while a generator was being consumed
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Aborted.", err=True)
         sys.exit(130)
-    except (BrokenPipeError, SystemExit):
-        raise
     except Exception as exc:  # a bug: say so in one line; MODERATION_DEBUG=1 shows the traceback
         if os.environ.get("MODERATION_DEBUG"):
             raise

@@ -344,7 +344,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> LexiconFeatures().fit([""]).transform(["下朝鮮w", "晴れ"]).toarray()[:, 0].tolist()
+    >>> [round(float(v), 2) for v in LexiconFeatures().fit([""]).transform(["下朝鮮w", "晴れ"]).toarray()[:, 0]]
     [0.85, 0.0]
     """
 

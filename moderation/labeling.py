@@ -57,7 +57,8 @@ REPLY_EXCERPT = 240
 HELP = (
     ("s", "toggle slur: a slur, dehumanising epithet or mocking caricature of a group"),
     ("o", "toggle off_topic: unrelated to the thread, spam/ads, or a language the board does not use"),
-    ("d", "toggle delete: a moderator would remove it (hate, attacks, threats, personal info, spam, obscenity, floods)"),
+    ("d", "toggle delete: a moderator would remove it "
+          "(hate, attacks, threats, personal info, spam, obscenity, floods)"),
     ("Enter", "save the toggled labels (nothing toggled = clean) and go on"),
     ("n", "save as clean and go on"),
     ("x", "skip: save nothing; it comes back in your next session"),
@@ -102,10 +103,11 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
     >>> _ = p.write_text("id,text,slur\\n1,foo,0\\n")
-    >>> check_label_file(p)
-    Traceback (most recent call last):
-    ...
-    moderation.labeling.LabelFileError: ...labels.csv: looks like CSV (first line 'id,text,slur'), not a label file; label files are JSON Lines, one event a line: {"id", "text", "labels": {...}, "annotator", ...}
+    >>> try:
+    ...     check_label_file(p)
+    ... except LabelFileError as exc:
+    ...     print(str(exc).split(": ", 1)[1][:60])
+    looks like CSV (first line 'id,text,slur'), not a label file
     """
     path = Path(path)
     if path.is_dir():
@@ -253,7 +255,8 @@ def offerable(rec) -> bool:
     >>> from moderation.extract import Comment
     >>> offerable(Comment("t", "t-1", 1, "comment", "こんにちは"))
     True
-    >>> offerable(Comment("t", "t-2", None, "article", "記事本文")), offerable(Comment("t", "t-3", 3, "comment", "", deleted=True))
+    >>> article = Comment("t", "t-2", None, "article", "記事本文")
+    >>> offerable(article), offerable(Comment("t", "t-3", 3, "comment", "", deleted=True))
     (False, False)
     """
     return rec.kind == "comment" and not rec.deleted and bool(rec.text and rec.text.strip())
@@ -406,6 +409,16 @@ class ModelView:
         self._explained[index] = reasons
         return reasons
 
+    def store(self, index: int, reasons: list) -> None:
+        """Keep spans computed elsewhere (by the :class:`Background` worker)."""
+        self._explained[index] = reasons
+
+    def rank(self, known: dict[int, dict], indices: Sequence[int]) -> tuple[list[int], list[str]]:
+        """``indices`` ordered by :meth:`refit_margins`, least certain first (ties keep their
+        order), and the labels that got a refitted model."""
+        margins, refitted = self.refit_margins(known, indices)
+        return [i for _m, _pos, i in sorted(zip(margins, range(len(indices)), indices))], refitted
+
     def margins(self, indices: Sequence[int] | None = None):
         """How far each item is from a decision: the smallest distance, over labels, between
         the score and the label's hold threshold on the logit scale (smaller = less certain).
@@ -448,7 +461,10 @@ class ModelView:
             logits = np.column_stack([np.nan_to_num(np.log(np.clip(self.probs[label], 1e-6, 1 - 1e-6)
                                                            / (1 - np.clip(self.probs[label], 1e-6, 1 - 1e-6))))
                                       for label in LABEL_NAMES])
-            self._stacked = sp.hstack([sp.csr_matrix(logits), self.features]).tocsr()
+            stacked = sp.hstack([sp.csr_matrix(logits), self.features]).tocsr()
+            # Only the columns some offered comment uses: liblinear's cost grows with the column count.
+            used = np.unique(np.concatenate([np.arange(len(LABEL_NAMES)), stacked.indices]))
+            self._stacked = stacked[:, used].tocsr()
         X = self._stacked
         out = np.full(len(idx), np.inf)
         refitted = []
@@ -605,7 +621,10 @@ class Session:
             self.help = not self.help
             return True
         if key == "u":
-            self.undo()
+            try:
+                self.undo()
+            except OSError as exc:
+                self.status = f"NOT UNDONE: cannot write {self.labels_path} ({exc.strerror or exc})"
             return True
         if self.current is None:
             if key not in ("\x1b",):
@@ -616,10 +635,13 @@ class Session:
             self.toggles ^= {label}
             self.status = ""
             return True
-        if key in ENTER_KEYS:
-            self.save({label: int(label in self.toggles) for label in LABEL_NAMES})
-        elif key == "n":
-            self.save({label: 0 for label in LABEL_NAMES})
+        if key in ENTER_KEYS or key == "n":
+            labels = {label: int(key != "n" and label in self.toggles) for label in LABEL_NAMES}
+            try:
+                self.save(labels)
+            except OSError as exc:  # the comment stays on screen with its toggles: nothing is lost silently
+                self.status = (f"NOT SAVED: cannot write {self.labels_path} ({exc.strerror or exc}); "
+                               "fix that and save again")
         elif key == "x":
             index = self.queue.pop(0)
             self.skipped += 1
@@ -682,49 +704,75 @@ class Session:
         return event
 
     # ----------------------------------------------------------------------- work between keys
+    def wanted_spans(self) -> list[int]:
+        """Items whose spans are wanted next: the comment on screen, then the two after it
+        (flagged ones only, not yet computed)."""
+        if self.model is None or not self.show_scores:
+            return []
+        return [i for i in self.queue[:3] if self.model.flagged[i] and self.model.explained(i) is None]
+
+    def refit_request(self) -> tuple[dict, list[int]] | None:
+        """The labels so far and the items to re-rank, when a refit is due (it is then
+        considered under way until :meth:`apply_ranking`)."""
+        if not self.refit_pending:
+            return None
+        self.refit_pending = False
+        self.saves_since_refit = 0
+        return dict(self.known), list(self.queue[1:])
+
+    def apply_spans(self, index: int, reasons: list) -> bool:
+        """Store spans computed elsewhere; True when they belong to the comment on screen."""
+        self.model.store(index, reasons)
+        return index == self.current
+
+    def apply_ranking(self, ranked: Sequence[int], refitted: Sequence[str], n_known: int) -> None:
+        """Re-order what remains (the comment on screen stays) by a ranking from
+        :meth:`ModelView.refit_margins`; items it does not know keep their place after it."""
+        rank = {index: r for r, index in enumerate(ranked)}
+        head, rest = self.queue[:1], self.queue[1:]
+        self.queue = head + sorted(rest, key=lambda i: rank.get(i, len(rank)))  # stable: unknown ones keep their order
+        self.refits += 1
+        what = ", ".join(refitted) if refitted else "none yet (too few labels of each kind)"
+        self.status = f"re-ranked {len(rest)} remaining on {n_known} labels (refitted: {what})"
+
     def idle(self, stop: Callable[[], bool] | None = None) -> bool | None:
-        """Do one piece of background work while the labeler reads: spans for the comment on
-        screen, then the refit of ``--order uncertain``, then spans for the next comments.
+        """Do one piece of the background work in this process (when there is no
+        :class:`Background` worker): spans for the comment on screen, then the refit of
+        ``--order uncertain``, then spans for the next comments.
 
         Returns True when the screen should be redrawn, False when work was done that does
         not change it, and None when there is nothing left to do.
         """
-        stop = stop or (lambda: False)
-        if self.model is None:
-            return None
-        cur = self.current
-        if cur is not None and self.show_scores and self.model.explained(cur) is None and self.model.flagged[cur]:
-            return self.model.explain(cur, stop=stop) is not None
+        wanted = self.wanted_spans()
+        if wanted and wanted[0] == self.current:
+            return self.model.explain(wanted[0], stop=stop) is not None
         if self.refit_pending:
             self.refit()
             return True
-        if self.show_scores:
-            for index in self.queue[1:3]:
-                if self.model.flagged[index] and self.model.explained(index) is None:
-                    self.model.explain(index, stop=stop)
-                    return False
+        if wanted:
+            self.model.explain(wanted[0], stop=stop)
+            return False
         return None
 
     def refit(self) -> list[str]:
-        """Refit the light model on the labels so far and re-rank what remains (the comment on
-        screen stays). Returns the labels that got a refitted model."""
-        self.refit_pending = False
-        self.saves_since_refit = 0
-        rest = self.queue[1:]
+        """Refit the light model on the labels so far and re-rank what remains, in this process.
+        Returns the labels that got a refitted model."""
+        request = self.refit_request()
+        if request is None:
+            self.refit_pending = True
+            request = self.refit_request()
+        known, rest = request
         if not rest:
             return []
-        margins, refitted = self.model.refit_margins(self.known, rest)
-        head = self.queue[:1]
-        self.queue = head + [i for _m, _pos, i in sorted(zip(margins, range(len(rest)), rest))]
-        self.refits += 1
-        what = ", ".join(refitted) if refitted else "none yet (too few labels of each kind)"
-        self.status = (f"re-ranked {len(rest)} remaining on {len(self.known)} labels "
-                       f"(refitted: {what})")
+        ranked, refitted = self.model.rank(known, rest)
+        self.apply_ranking(ranked, refitted, len(known))
         return refitted
 
     # ----------------------------------------------------------------------- drawing
-    def render(self, width: int = 100) -> str:
-        """The whole screen as text with ANSI styles (a full redraw)."""
+    def render(self, width: int = 100, height: int | None = None) -> str:
+        """The whole screen as text with ANSI styles (a full redraw). With ``height``, a
+        comment too long for the terminal is cut (with a note) so the title, toggles and
+        progress stay on screen."""
         import io
 
         from rich.console import Console
@@ -734,13 +782,37 @@ class Session:
             self._console = Console(file=self._buffer, width=width, force_terminal=True, color_system="standard",
                                     highlight=False, markup=False, emoji=False, soft_wrap=False,
                                     legacy_windows=False)
+        screen = self._draw(None)
+        if height is not None and self.current is not None:
+            overflow = screen.count("\n") - (height - 1)
+            if overflow > 0:
+                from rich.text import Text
+
+                text = self.items[self.current].text[:MAX_SHOWN_CHARS]
+                inner = max(10, width - 4)
+                wrapped = [Text(p).wrap(self._console, inner) for p in text.split("\n")]
+                keep = max(3, sum(max(1, len(w)) for w in wrapped) - overflow - 1)
+                lo = count = 0  # the characters of the first `keep` wrapped lines
+                for w in wrapped:
+                    for line in (w or [Text("")]):
+                        if count == keep:
+                            break
+                        lo += len(line.plain)
+                        count += 1
+                    if count == keep:
+                        break
+                    lo += 1  # the newline
+                screen = self._draw(lo)
+        return screen
+
+    def _draw(self, max_chars: int | None) -> str:
         self._buffer.seek(0)
         self._buffer.truncate()
-        for renderable in self._renderables():
+        for renderable in self._renderables(max_chars):
             self._console.print(renderable)
         return self._buffer.getvalue()
 
-    def _renderables(self) -> list:
+    def _renderables(self, max_chars: int | None = None) -> list:
         from rich.panel import Panel
         from rich.text import Text
 
@@ -753,8 +825,13 @@ class Session:
         cur = self.current
         if cur is None:
             out.append(Text(""))
-            out.append(Text(f"All {len(self.items)} comments are labeled by {self.annotator} "
-                            f"({self.saved_this_session} this session, {self.skipped} skipped).", style="bold green"))
+            if self.done_count == len(self.items):
+                out.append(Text(f"All {len(self.items)} comments are labeled by {self.annotator} "
+                                f"({self.saved_this_session} this session).", style="bold green"))
+            else:
+                out.append(Text(f"Nothing left this session: {self.done_count} of {len(self.items)} comments are "
+                                f"labeled by {self.annotator}; the {len(self.items) - self.done_count} skipped "
+                                "come back next time.", style="bold yellow"))
             out.append(Text("u undo the last label · q quit"))
             out.extend(self._footer(done_screen=True))
             return out
@@ -785,8 +862,9 @@ class Session:
         reasons = []
         if self.model is not None and self.show_scores:
             reasons = self.model.explained(cur) or []
-        out.append(Panel(self._comment_text(item, reasons), title=f"comment{'' if rec.no is None else f' {rec.no}'}",
-                         title_align="left", border_style="cyan", expand=True))
+        title = "comment" if rec.no is None else f"comment {rec.no}"
+        out.append(Panel(self._comment_text(item, reasons, max_chars), title=title, title_align="left",
+                         border_style="cyan", expand=True))
         out.append(Text(f"id {rec.id}"))
         if self.model is not None and self.show_scores:
             out.extend(self._model_lines(cur, reasons))
@@ -794,14 +872,15 @@ class Session:
         out.extend(self._footer(done_screen=False))
         return out
 
-    def _comment_text(self, item: Item, reasons: list):
+    def _comment_text(self, item: Item, reasons: list, max_chars: int | None = None):
         from rich.text import Text
 
         from .lexicon import Lexicon
 
         text = item.text
-        cut = len(text) > MAX_SHOWN_CHARS
-        shown = Text(text[:MAX_SHOWN_CHARS] if cut else text)
+        limit = min(MAX_SHOWN_CHARS, max_chars if max_chars is not None else MAX_SHOWN_CHARS)
+        cut = len(text) > limit
+        shown = Text(text[:limit] if cut else text)
         for r in reasons:
             a, b = r["span"]
             if r.get("source") != "lexicon" and b <= len(shown.plain):
@@ -811,7 +890,8 @@ class Session:
             if b <= len(shown.plain):
                 shown.stylize("bold red underline", a, b)
         if cut:
-            shown.append(f"\n… ({len(text) - MAX_SHOWN_CHARS} more characters not shown)", style="dim")
+            shown.append(f"\n… ({len(text) - limit} more characters not shown: "
+                         "a bigger terminal shows more)", style="dim")
         return shown
 
     def _model_lines(self, cur: int, reasons: list) -> list:
@@ -916,13 +996,105 @@ class TerminalError(Exception):
     """No terminal to read keys from."""
 
 
-def run_terminal(session: Session, *, fd_in: int | None = None, fd_out: int | None = None) -> None:
+class Background:
+    """A forked worker process that computes spans and refits for a :class:`ModelView`, so
+    that a keystroke never waits for them (spans take about 25 ms per flagged label, and a refit
+    takes a few hundred ms).
+
+    The worker shares the loaded model with the labeling process (fork, copy on write). Its
+    standard streams point at /dev/null, so it never touches the terminal. It exits when
+    the labeling process closes the pipe or dies, kill -9 included. Messages:
+    ``("spans", [index, ...])`` replaces the list of wanted spans (the first is the comment
+    on screen), and ``("refit", known, indices)`` asks for a ranking. Replies are
+    ``("spans", index, reasons)`` and ``("ranked", ranking, refitted, n_known)``.
+    """
+
+    def __init__(self, view: ModelView):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_background_main, args=(view, child, self.conn), daemon=True,
+                                   name="moderation-label-background")
+        self.process.start()
+        child.close()
+        self._sent_spans: list[int] | None = None
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def want_spans(self, indices: list[int]) -> None:
+        if indices != self._sent_spans:
+            self.conn.send(("spans", list(indices)))
+            self._sent_spans = list(indices)
+
+    def refit(self, known: dict, indices: list[int]) -> None:
+        self.conn.send(("refit", known, indices))
+
+    def results(self) -> list[tuple]:
+        out = []
+        while self.conn.poll():
+            out.append(self.conn.recv())
+        return out
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        finally:
+            self.process.join(timeout=2)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(timeout=2)
+
+
+def _background_main(view: ModelView, conn, parent_end) -> None:
+    import signal
+
+    parent_end.close()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    wanted: list[int] = []
+    refit = None
+
+    def pending() -> bool:
+        return refit is not None or any(view.explained(i) is None for i in wanted)
+
+    try:
+        while True:
+            while not pending() or conn.poll():
+                message = conn.recv()
+                if message[0] == "spans":
+                    wanted = list(message[1])
+                elif message[0] == "refit":
+                    refit = (message[1], message[2])
+            todo = [i for i in wanted if view.explained(i) is None]
+            if todo and todo[0] == wanted[0]:
+                conn.send(("spans", todo[0], view.explain(todo[0])))
+            elif refit is not None:
+                known, indices = refit
+                refit = None
+                ranked, refitted = view.rank(known, indices)
+                conn.send(("ranked", ranked, refitted, len(known)))
+            elif todo:
+                conn.send(("spans", todo[0], view.explain(todo[0])))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return
+
+
+def run_terminal(session: Session, *, fd_in: int | None = None, fd_out: int | None = None,
+                 background: bool = True) -> None:
     """Run a session on a terminal until ``q``: raw single-key input, a full redraw per key.
 
     Input is non-canonical and unechoed, with signals off (Ctrl-C arrives as a key and
     quits cleanly). Output keeps its post-processing. The screen is the terminal's alternate
     screen, and the terminal is restored on exit, on SIGTERM and SIGHUP, and on errors.
-    While no key is waiting, :meth:`Session.idle` fills in spans and re-ranks.
+    With a model, spans and refits run in a :class:`Background` worker (or, with
+    ``background=False``, in this process while no key is waiting), and the screen is
+    redrawn when the spans of the comment on it arrive.
 
     Raises
     ------
@@ -957,8 +1129,8 @@ def run_terminal(session: Session, *, fd_in: int | None = None, fd_out: int | No
             return 100, 40
 
     def draw() -> None:
-        columns, _lines = size()
-        write("\x1b[H\x1b[2J" + session.render(max(40, columns)) + FRAME_END)
+        columns, lines = size()
+        write("\x1b[H\x1b[2J" + session.render(max(40, columns), max(12, lines)) + FRAME_END)
 
     def key_waiting() -> bool:
         return bool(select.select([fd_in], [], [], 0)[0])
@@ -966,6 +1138,12 @@ def run_terminal(session: Session, *, fd_in: int | None = None, fd_out: int | No
     def on_signal(signum, _frame):
         raise SystemExit(128 + signum)
 
+    worker = None
+    if background and session.model is not None:
+        try:
+            worker = Background(session.model)
+        except OSError:  # no fork here: the work is done in this process, between keys
+            worker = None
     handlers = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         handlers[sig] = signal.signal(sig, on_signal)
@@ -975,29 +1153,48 @@ def run_terminal(session: Session, *, fd_in: int | None = None, fd_out: int | No
         draw()
         shown_size = size()
         while True:
-            # While the labeler reads: fill in spans, re-rank; stop as soon as a key arrives.
-            while not key_waiting():
-                result = session.idle(stop=key_waiting)
-                if result is None:
-                    break
-                if result:
-                    draw()
-            while not select.select([fd_in], [], [], 0.5)[0]:
-                if size() != shown_size:
-                    shown_size = size()
-                    draw()
-            data = os.read(fd_in, 1024)
-            if not data:
-                return
-            for key in keys_of(data):
-                if not session.press(key):
+            if worker is not None:
+                worker.want_spans(session.wanted_spans())
+                request = session.refit_request()
+                if request is not None:
+                    worker.refit(*request)
+            else:
+                # No worker: the work is done here, one piece at a time, while no key is waiting.
+                while not key_waiting():
+                    result = session.idle(stop=key_waiting)
+                    if result is None:
+                        break
+                    if result:
+                        draw()
+            ready = select.select([fd_in] + ([worker] if worker is not None else []), [], [], 0.5)[0]
+            if fd_in in ready:
+                data = os.read(fd_in, 1024)
+                if not data:
                     return
-            draw()
+                for key in keys_of(data):
+                    if not session.press(key):
+                        return
+                draw()
+            elif ready:
+                redraw = False
+                for message in worker.results():
+                    if message[0] == "spans":
+                        redraw |= session.apply_spans(message[1], message[2])
+                    elif message[0] == "ranked":
+                        session.apply_ranking(*message[1:])
+                        redraw = True
+                if redraw and not key_waiting():
+                    draw()
+            elif size() != shown_size:
+                shown_size = size()
+                draw()
     finally:
         write("\x1b[?25h\x1b[?1049l")
         termios.tcsetattr(fd_in, termios.TCSADRAIN, old)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        if worker is not None:
+            worker.close()
 
 
 # --------------------------------------------------------------------------- agreement
@@ -1195,7 +1392,8 @@ def print_stats(stats: dict, fh, *, max_disagreements: int = 50) -> None:
     for d in dis[:max_disagreements]:
         by = "; ".join(f"{a}: {_labels_text(labels)}" for a, labels in d["by"].items())
         text = d["text"].replace("\n", " ⏎ ")
-        table.add_row(Text(d["id"]), ", ".join(d["labels"]), Text(by), Text(text[:80] + ("…" if len(text) > 80 else "")))
+        excerpt = text[:80] + ("…" if len(text) > 80 else "")
+        table.add_row(Text(d["id"]), ", ".join(d["labels"]), Text(by), Text(excerpt))
     console.print(table)
     if len(dis) > max_disagreements:
         console.print(f"… and {len(dis) - max_disagreements} more (use --format json for all)")
@@ -1298,7 +1496,8 @@ def label_cmd(inputs, labels_path, annotator, order, model_dir, refit_every, see
 
     Example:
 
-        moderation label seeds/ --labels labels/seed.jsonl --annotator team --model models/default
+    \b
+        moderation label seeds/ --labels labels/seed.jsonl --model models/default
     """
     from .extract import ExtractError, extract
 
@@ -1419,7 +1618,7 @@ def export_cmd(files, fmt, out):
 
     Example:
 
-        moderation labels export labels/seed.jsonl --out seed.csv && moderation train seed.csv labels/authored.jsonl --out models/mine
+        moderation labels export labels/ --out labels.csv
     """
     from .files import atomic_write
 

@@ -36,7 +36,13 @@ from pathlib import Path
 import pandas as pd
 
 from .extract import ExtractError, decode
-from .model import LABELS, TrainingError
+
+LABELS = ("slur", "off_topic", "delete")
+
+
+class TrainingError(ValueError):
+    """Training data that cannot give a model (no positives for a label, say)."""
+
 
 Warn = Callable[[str], None]
 LABEL_FILE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv")

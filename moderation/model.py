@@ -17,7 +17,7 @@ Examples
 >>> X = pd.DataFrame({"text": ["チョンは帰れ", "いい天気", "支那人は出ていけ", "試合楽しみ"] * 5})
 >>> Y = pd.DataFrame({"slur": [1, 0, 1, 0] * 5})
 >>> model = ModerationModel(cv=2, C_grid=(1.0,)).fit(X, Y)
->>> model.predict_proba(pd.DataFrame({"text": ["チョンは帰れ"]}))["slur"].iloc[0] > 0.5
+>>> bool(model.predict_proba(pd.DataFrame({"text": ["チョンは帰れ"]}))["slur"].iloc[0] > 0.5)
 True
 """
 from __future__ import annotations
@@ -43,18 +43,14 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from . import __version__
 from .features import as_frame, build_featurizer
+from .labels import LABELS, TrainingError  # noqa: F401  (TrainingError is raised here and re-exported)
 
-LABELS = ("slur", "off_topic", "delete")
 ACTIONS = ("allow", "hold", "reject")
 MODEL_FORMAT = "moderation-model/1"
 
 
 class ModelError(Exception):
     """A model directory that cannot be used; the message says which file and why."""
-
-
-class TrainingError(ValueError):
-    """Training data that cannot give a model (no positives for a label, say)."""
 
 
 @dataclass

@@ -1,0 +1,184 @@
+"""Labeling latency: time from a keystroke to the next comment drawn, with the default model loaded.
+
+Runs the real ``moderation label`` in a pseudo-terminal (pexpect) on the team-authored comments
+(``labels/authored.jsonl`` read as input: 979 comments in 30 threads, a realistic share of them
+flagged, so spans are computed), with ``models/default`` loaded, and presses ``n`` (save as
+clean, go on) over and over. Each sample is the time from sending the key to the end of the
+screen that shows the next comment. That screen comes after the label was appended and fsynced.
+Two ways to press:
+
+- ``paced``: the labeler reads each comment first (a pause before each key). The spans for the
+  comment on screen and the ones after it are computed in that pause. This is how people label.
+- ``back-to-back``: the next key goes out as soon as the screen is complete. Background
+  work that has started (about 25 ms per flagged label's spans) finishes first.
+
+It also times, in this process, :meth:`Session.press` + :meth:`Session.render` (the tool's own
+work, fsync included, without a pty or a second process), and the fsynced append alone. As the
+reference, measured in the same run, it times a plain scikit-learn
+``TfidfVectorizer + LogisticRegression`` ``predict_proba`` on one comment.
+
+    python benchmarks/label_bench.py [--keys 150] [--pause 0.25]
+
+The goal is a p99 under 50 ms from key to next comment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTHORED = ROOT / "labels" / "authored.jsonl"
+MODEL = ROOT / "models" / "default"
+sys.path.insert(0, str(ROOT))
+
+from moderation.labeling import FRAME_END  # noqa: E402
+
+PROGRESS = re.compile(r"labeled (\d+) of (\d+) · (\d+) this session")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def percentiles(samples: list[float]) -> str:
+    ms = np.array(samples) * 1000
+    p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
+    return f"p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {ms.max():6.1f} ms   (n={len(ms)})"
+
+
+def comments_file(tmp: Path, limit: int) -> Path:
+    """The authored comments as a plain comment table (id, thread, thread_title, text)."""
+    out = tmp / "comments.jsonl"
+    with open(AUTHORED, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+        for i, line in enumerate(src):
+            if i >= limit:
+                break
+            row = json.loads(line)
+            dst.write(json.dumps({k: row[k] for k in ("id", "thread", "thread_title", "text")},
+                                 ensure_ascii=False) + "\n")
+    return out
+
+
+def pty_latencies(inputs: Path, labels: Path, keys: int, pause: float | None) -> tuple[list[float], int, int]:
+    """Key-to-next-comment times, and of the flagged comments drawn, how many arrived with
+    their spans already computed."""
+    import pexpect
+
+    exe = Path(sys.executable).with_name("moderation")
+    child = pexpect.spawn(str(exe), ["label", str(inputs), "--labels", str(labels), "--annotator", "bench",
+                                     "--model", str(MODEL)], cwd=str(ROOT), dimensions=(50, 200),
+                          encoding="utf-8", timeout=60, env={**os.environ, "TERM": "xterm"})
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
+
+    def frame() -> str:
+        child.expect_exact(FRAME_END)
+        return ANSI.sub("", child.before.rsplit("\x1b[2J", 1)[-1])
+
+    def session_count(screen: str) -> int:
+        m = PROGRESS.search(screen)
+        return int(m.group(3)) if m else -1
+
+    frame()
+    samples = []
+    flagged = ready = 0
+    for k in range(1, keys + 1):
+        if pause:
+            time.sleep(pause)
+            try:  # drain redraws made in the pause (spans filled in)
+                while True:
+                    child.read_nonblocking(1 << 16, timeout=0.01)
+            except pexpect.TIMEOUT:
+                pass
+        t0 = time.perf_counter()
+        child.send("n")
+        while session_count(screen := frame()) != k:
+            pass
+        samples.append(time.perf_counter() - t0)
+        if "nothing flagged" not in screen:
+            flagged += 1
+            ready += not re.search(r"spans\s+…", screen)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    return samples, flagged, ready
+
+
+def in_process(inputs: Path, labels: Path, keys: int) -> tuple[list[float], list[float]]:
+    from moderation.extract import extract
+    from moderation.labeling import ModelView, Session, collect_items
+    from moderation.labels import append_events, label_event
+    from moderation.score import Moderator
+
+    items = collect_items(extract([inputs]))
+    session = Session(items, labels, "bench-inproc", model=ModelView(Moderator.load(MODEL), items))
+    session.render(200)
+    press = []
+    for _ in range(keys):
+        while session.idle() is not None:  # the pause: spans for the comment on screen and the next ones
+            pass
+        t0 = time.perf_counter()
+        session.press("n")
+        session.render(200)
+        press.append(time.perf_counter() - t0)
+    append = []
+    for i in range(keys):
+        event = label_event(f"x{i}", "テスト", {"slur": 0}, annotator="bench-append")
+        t0 = time.perf_counter()
+        append_events(labels, [event])
+        append.append(time.perf_counter() - t0)
+    return press, append
+
+
+def reference(keys: int) -> list[float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rows = [json.loads(line) for line in open(AUTHORED, encoding="utf-8")]
+    texts = [r["text"] for r in rows]
+    y = [r["labels"]["slur"] for r in rows]
+    pipe = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)), LogisticRegression(max_iter=1000))
+    pipe.fit(texts, y)
+    samples = []
+    for i in range(keys):
+        t0 = time.perf_counter()
+        pipe.predict_proba([texts[i % len(texts)]])
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=150, help="keystrokes timed per mode")
+    parser.add_argument("--pause", type=float, default=0.25, help="reading pause before each key (paced mode), s")
+    parser.add_argument("--comments", type=int, default=979, help="comments in the input")
+    args = parser.parse_args()
+    keys = min(args.keys, args.comments - 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        inputs = comments_file(tmp, args.comments)
+        print(f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}, "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        paced, flagged, ready = pty_latencies(inputs, tmp / "paced.jsonl", keys, args.pause)
+        print(f"key → next comment, pty, paced ({args.pause:.2f} s reading pause):  {percentiles(paced)}")
+        print(f"    flagged comments drawn with their spans already there: {ready} of {flagged}")
+        burst, flagged, ready = pty_latencies(inputs, tmp / "burst.jsonl", keys, None)
+        print(f"key → next comment, pty, back-to-back:                  {percentiles(burst)}")
+        print(f"    flagged comments drawn with their spans already there: {ready} of {flagged} "
+              "(the others get them a moment later)")
+        press, append = in_process(inputs, tmp / "inproc.jsonl", keys)
+        print(f"Session.press + render, in process (fsync included):  {percentiles(press)}")
+        print(f"append_events alone (lock + write + fsync):            {percentiles(append)}")
+        ref = reference(keys)
+        print(f"reference: TfidfVectorizer+LogisticRegression predict_proba, one comment:  {percentiles(ref)}")
+        worst = max(np.percentile(paced, 99), np.percentile(burst, 99)) * 1000
+        print(f"goal p99 < 50 ms: {'met' if worst < 50 else 'NOT met'} (worst p99 {worst:.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()
