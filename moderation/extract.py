@@ -1088,7 +1088,8 @@ def detect_format(path: str | os.PathLike, head: str) -> str:
 
 
 def walk(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The files named, with directories walked (sorted; hidden files and folders skipped).
+    """The files named, with directories walked (sorted; hidden files and folders, and files
+    whose extension is none of the readable formats' such as ``.md`` or ``.json``, skipped).
 
     Raises
     ------
@@ -1103,9 +1104,10 @@ def walk(paths: Iterable[str | os.PathLike]) -> list[Path]:
         if path.is_dir():
             found = sorted(
                 f for f in path.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
+                and (f.suffix.lower() in _EXTENSIONS or not f.suffix))
             if not found:
-                raise ExtractError(f"{p}: directory has no files to read")
+                raise ExtractError(f"{p}: directory has no files to read (.txt, .dat, .html, .csv, .jsonl, …)")
             files.extend(found)
         else:
             files.append(path)

@@ -431,7 +431,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
     """How a comment sits in its thread: for ``off_topic``.
 
     Features: character-trigram cosine similarity to the context (thread title, article,
-    earlier posts) and whether there is any context; script shares of the comment and their
+    earlier posts) and to its closest line, and whether there is any context; script shares of the comment and their
     distance from the context's (a Korean reply in a Japanese thread); URL and advertising
     pattern counts; length.
 
@@ -450,21 +450,38 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         self.n_features_out_ = 12
         return self
 
-    def _similarity(self, texts: list[str], contexts: list[str]) -> np.ndarray:
-        # Many comments share a thread: each distinct context is hashed once.
-        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
-        norm = [normalize_text(t) for t in texts] + [normalize_text(c) for c in distinct]
+    def _vectors(self, texts: list[str]) -> sp.csr_matrix:
+        if not texts:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        norm = [normalize_text(t) for t in texts]
         d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
         M = _TfidfCounts.counts(d, b, len(norm), self.n_features)
         M.data = np.minimum(M.data, 1.0)
-        M = l2_normalize(M)
-        n = len(texts)
-        return np.asarray(M[:n].multiply(M[n:][index]).sum(axis=1)).ravel()
+        return l2_normalize(M)
+
+    def _similarity(self, texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity (character bigrams and trigrams) of each comment to its whole
+        context, and to the context's closest line (its title, an article paragraph or an
+        earlier post): a short title and a long thread then give comparable figures."""
+        # Many comments share a thread: each distinct context is hashed once.
+        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+        T = self._vectors(texts)
+        C = self._vectors(list(distinct))
+        whole = np.asarray(T.multiply(C[index]).sum(axis=1)).ravel()
+        lines_of = [[ln for ln in c.split("\n") if ln.strip()] for c in distinct]
+        L = self._vectors([ln for lines in lines_of for ln in lines])
+        bounds = np.concatenate(([0], np.cumsum([len(lines) for lines in lines_of])))
+        best = np.zeros(len(texts))
+        for j in range(len(distinct)):
+            rows = np.nonzero(index == j)[0]
+            if bounds[j + 1] > bounds[j] and len(rows):
+                best[rows] = (T[rows] @ L[bounds[j]:bounds[j + 1]].T).max(axis=1).toarray().ravel()
+        return whole, best
 
     def transform(self, X):
         frame = as_frame(X)
         texts, contexts = frame["text"].tolist(), frame["context"].tolist()
-        sim = self._similarity(texts, contexts)
+        sim, best_line = self._similarity(texts, contexts)
         distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
         p = script_shares(texts)                       # hangul, kana, han, latin
         q = script_shares(list(distinct))[index]
@@ -475,7 +492,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         urls = np.array([len(_URL.findall(t)) for t in texts], dtype=np.float64)
         ads = np.array([len(_AD.findall(normalize_text(t))) for t in texts], dtype=np.float64)
         features = np.column_stack([
-            sim, has_ctx, (1.0 - sim) * has_ctx,
+            sim, has_ctx, best_line,
             p[:, 0], p[:, 3], p[:, 1] + p[:, 2],
             0.5 * np.abs(p - q).sum(axis=1),
             np.log1p(urls), np.log1p(ads), np.log1p(lengths) / 5.0, (stripped <= 3).astype(float),
@@ -484,7 +501,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         return sp.csr_matrix(features.astype(np.float32))
 
     def get_feature_names_out(self, input_features=None):
-        return np.array(["ctx_similarity", "ctx_present", "ctx_dissimilarity", "script_hangul", "script_latin",
+        return np.array(["ctx_similarity", "ctx_present", "ctx_best_line_similarity", "script_hangul", "script_latin",
                          "script_japanese", "script_distance", "urls", "ad_patterns", "length", "very_short",
                          "hangul_in_non_korean_thread"], dtype=object)
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from .extract import ExtractError, decode
+from .text import EARLIER_POSTS, thread_context
 
 LABELS = ("slur", "off_topic", "delete")
 
@@ -155,6 +156,24 @@ def _context(title, text) -> str:
     return "\n".join(parts)
 
 
+def _with_earlier_posts(rows: list[dict]):
+    """Each resolved row with the texts of the posts before it in the same thread, so that a
+    label file's comments are trained in the context scoring gives them (title, then the
+    thread's earlier posts)."""
+    seen: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        thread = row.get("thread") or ""
+        yield row, list(seen[thread][-EARLIER_POSTS:])
+        if row.get("text"):
+            seen[thread].append(str(row["text"])[:500])
+
+
+def _label_context(row: dict, earlier: list[str]) -> str:
+    if row.get("thread_text"):  # recorded by the labeling tool as the tool showed it
+        return thread_context(row.get("thread_title"), row["thread_text"])
+    return thread_context(row.get("thread_title"), "\n".join(earlier))
+
+
 def _from_ja_toxicity(frame: pd.DataFrame) -> pd.DataFrame:
     """The ja-toxicity-inspection subset's votes as our labels.
 
@@ -217,9 +236,9 @@ def _read_file(path: Path, warn: Warn | None) -> pd.DataFrame:
         if is_label_file(text[:65536]):
             rows = resolve(read_events(path, warn=warn))
             frame = pd.DataFrame([{
-                "id": r["id"], "text": r["text"], "context": _context(r.get("thread_title"), r.get("thread_text")),
+                "id": r["id"], "text": r["text"], "context": _label_context(r, earlier),
                 **{label: float(r["labels"][label]) if label in r["labels"] else math.nan for label in LABELS}}
-                for r in rows])
+                for r, earlier in _with_earlier_posts(rows)])
             if frame.empty:
                 raise TrainingError(f"{path}: no label events in this file")
             return frame[frame["text"].map(lambda v: isinstance(v, str) and bool(v.strip()))]

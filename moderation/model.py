@@ -280,16 +280,23 @@ class ModerationModel(BaseEstimator):
             out[label] = lm.proba(M) if lm is not None else np.full(M.shape[0], np.nan)
         return pd.DataFrame(out)
 
-    def actions(self, probs: pd.DataFrame, thresholds: dict | None = None) -> tuple[list[str], list[list[str]]]:
-        """``action`` and flagged labels for each row of :meth:`predict_proba`'s output."""
+    def actions(self, probs: pd.DataFrame, thresholds: dict | None = None,
+                has_context=None) -> tuple[list[str], list[list[str]]]:
+        """``action`` and flagged labels for each row of :meth:`predict_proba`'s output.
+
+        ``off_topic`` is only acted on for comments that have thread context
+        (``has_context``, default all): off-topic means off the thread's topic, and
+        without a thread its score is reported but decides nothing.
+        """
         thresholds = thresholds or self.thresholds()
         actions, flagged = [], []
         values = {label: probs[label].to_numpy() for label in self.labels}
+        contexts = np.ones(len(probs), dtype=bool) if has_context is None else np.asarray(has_context, dtype=bool)
         for i in range(len(probs)):
             action, labels = "allow", []
             for label in self.labels:
                 p = values[label][i]
-                if label not in thresholds or p != p:
+                if label not in thresholds or p != p or (label == "off_topic" and not contexts[i]):
                     continue
                 hold, reject = thresholds[label]["hold"], thresholds[label]["reject"]
                 if p >= reject:

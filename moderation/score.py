@@ -21,9 +21,8 @@ import pandas as pd
 
 from .extract import Comment
 from .model import LABELS, ModelError, ModerationModel, Reason, load_model
+from .text import CONTEXT_CHARS, EARLIER_POSTS, thread_context  # noqa: F401  (thread_context is public here too)
 
-CONTEXT_CHARS = 4000      # how much of a thread's text a comment is compared with
-EARLIER_POSTS = 8         # earlier posts of the thread that count as its context
 DEFAULT_MODEL_ENV = "MODERATION_MODEL"
 # Pasted articles are scored too: a moderator wants to know that they are fine to keep.
 SCORED_KINDS = ("comment", "article")
@@ -35,13 +34,6 @@ def default_model_path() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent / "models" / "default"
-
-
-def thread_context(title: str | None = None, text: str | None = None) -> str:
-    """The context a comment is scored against: the thread's title, then its text
-    (article and earlier posts), cut to :data:`CONTEXT_CHARS` characters."""
-    parts = [p.strip() for p in (title, text) if isinstance(p, str) and p.strip()]
-    return "\n".join(parts)[:CONTEXT_CHARS]
 
 
 @dataclass
@@ -119,7 +111,7 @@ class Moderator:
     def decide(self, frame: pd.DataFrame, *, explain: bool = True) -> list[Decision]:
         """Decisions for a frame with ``text`` and ``context`` columns."""
         probs = self.model.predict_proba(frame)
-        actions, flagged = self.model.actions(probs, self.thresholds)
+        actions, flagged = self.model.actions(probs, self.thresholds, _has_context(frame))
         columns = [probs[label].to_numpy().round(6).tolist() for label in LABELS]
         info = self.info
         out = []
@@ -147,7 +139,7 @@ class Moderator:
                 frame.get("thread_text", pd.Series([None] * len(frame))))], index=frame.index)
         feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).to_numpy(), "context": context.to_numpy()})
         probs = self.model.predict_proba(feats)
-        actions, flagged = self.model.actions(probs, self.thresholds)
+        actions, flagged = self.model.actions(probs, self.thresholds, _has_context(feats))
         out = frame.copy()
         for label in LABELS:
             out[label] = probs[label].to_numpy()
@@ -158,6 +150,12 @@ class Moderator:
                 [r.to_dict() for label in labels for r in self.model.explain(t, c, label)]
                 for t, c, labels in zip(feats["text"], feats["context"], flagged)]
         return out
+
+
+def _has_context(frame: pd.DataFrame):
+    if "context" not in frame.columns:
+        return None
+    return frame["context"].fillna("").astype(str).str.strip().ne("").to_numpy()
 
 
 def _manifest_digest(manifest: dict) -> str:

@@ -197,3 +197,20 @@ def script_profile(text: str) -> dict[str, float]:
     counts = {name: len(rx.findall(text)) for name, rx in _SCRIPTS}
     total = sum(counts.values())
     return {name: (n / total if total else 0.0) for name, n in counts.items()}
+
+
+CONTEXT_CHARS = 4000      # how much of a thread's text a comment is compared with
+EARLIER_POSTS = 8         # earlier posts of the thread that count as its context
+
+
+def thread_context(title: str | None = None, text: str | None = None) -> str:
+    """The context a comment is scored against: the thread's title, then its text
+    (article and earlier posts), cut to :data:`CONTEXT_CHARS` characters.
+
+    Examples
+    --------
+    >>> thread_context("タイトル", "本文")
+    'タイトル\\n本文'
+    """
+    parts = [p.strip() for p in (title, text) if isinstance(p, str) and p.strip()]
+    return "\n".join(parts)[:CONTEXT_CHARS]

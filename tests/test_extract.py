@@ -224,10 +224,12 @@ def test_cli_bad_input_one_line_no_traceback(tmp_path, make, message):
 
 
 def test_cli_directory_with_nothing_readable(tmp_path):
-    (tmp_path / "a.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "a.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "notes.md").write_text("# not a thread", encoding="utf-8")
     res = run_cli("extract", str(tmp_path))
     assert res.returncode == 1
     assert "nothing readable" in res.stderr and "Traceback" not in res.stderr
+    assert "skipped" in res.stderr and "a.txt" in res.stderr  # the unreadable file is named
 
 
 def test_cli_wrong_encoding_suggests_the_option(tmp_path):
