@@ -1087,15 +1087,18 @@ def detect_format(path: str | os.PathLike, head: str) -> str:
     return "scrape"
 
 
-def walk(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The files named, with directories walked (sorted; hidden files and folders, and files
-    whose extension is none of the readable formats' such as ``.md`` or ``.json``, skipped).
+def walk(paths: Iterable[str | os.PathLike], *, suffixes: Iterable[str] | None = None,
+         describe: str = "files to read (.txt, .dat, .html, .csv, .jsonl, …)") -> list[Path]:
+    """The files named, with directories walked: sorted, hidden files and folders skipped,
+    and only files with one of ``suffixes`` (default: the readable formats' extensions, or
+    none), so a README.md or an expected.json beside the dumps is not read as a thread.
 
     Raises
     ------
     ExtractError
-        For a path that does not exist or a directory with no files in it.
+        For a path that does not exist or a directory with no such files in it.
     """
+    allowed = {s.lower() for s in suffixes} if suffixes is not None else set(_EXTENSIONS) | {""}
     files: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -1105,9 +1108,9 @@ def walk(paths: Iterable[str | os.PathLike]) -> list[Path]:
             found = sorted(
                 f for f in path.rglob("*")
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
-                and (f.suffix.lower() in _EXTENSIONS or not f.suffix))
+                and f.suffix.lower() in allowed)
             if not found:
-                raise ExtractError(f"{p}: directory has no files to read (.txt, .dat, .html, .csv, .jsonl, …)")
+                raise ExtractError(f"{p}: directory has no {describe}")
             files.extend(found)
         else:
             files.append(path)

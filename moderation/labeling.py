@@ -42,6 +42,8 @@ from pathlib import Path
 
 import click
 
+from .extract import ExtractError, walk
+
 Warn = Callable[[str], None]
 
 # Label keys, in display order. They must name exactly moderation.model.LABELS (checked by the tests),
@@ -153,18 +155,10 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
 
 
 def _expand_label_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in (".jsonl", ".ndjson")
-                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
-            if not found:
-                raise LabelFileError(f"{p}: no label files (.jsonl) in this directory")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
+    try:
+        return walk(paths, suffixes=(".jsonl", ".ndjson"), describe="label files (.jsonl)")
+    except ExtractError as exc:
+        raise LabelFileError(str(exc)) from None
 
 
 def read_label_files(paths: Iterable[str | os.PathLike], *, warn: Warn | None = None) -> list[dict]:

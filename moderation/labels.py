@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .extract import ExtractError, decode
+from .extract import ExtractError, decode, walk
 from .text import EARLIER_POSTS, thread_context
 
 LABELS = ("slur", "off_topic", "delete")
@@ -272,20 +272,11 @@ def _read_file(path: Path, warn: Warn | None) -> pd.DataFrame:
 
 
 def training_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if not path.exists():
-            raise TrainingError(f"{p}: no such file or directory")
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in LABEL_FILE_SUFFIXES
-                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
-            if not found:
-                raise TrainingError(f"{p}: no label files (.jsonl, .csv, .tsv) in this directory")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
+    """The training files named, directories walked for ``.jsonl``, ``.csv`` and ``.tsv``."""
+    try:
+        return walk(paths, suffixes=LABEL_FILE_SUFFIXES, describe="label files (.jsonl, .csv, .tsv)")
+    except ExtractError as exc:
+        raise TrainingError(str(exc)) from None
 
 
 def load_training_data(paths: Iterable[str | os.PathLike], *, warn: Warn | None = None) -> tuple[pd.DataFrame, dict]:
