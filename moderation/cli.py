@@ -115,10 +115,11 @@ def train_cmd(data, out, cv, reject_precision):
         moderation train labels/ ../shared/data/ja-toxicity-inspection/subset.csv --out models/default
     """
     from .labels import load_training_data
-    from .model import ModerationModel, save_model
+    from .model import ModerationModel, check_output_dir, save_model
     from .report import print_metrics
 
     try:
+        check_output_dir(out)  # before training, not after
         frame, summary = load_training_data(data, warn=warn)
         timer_start = _now()
         model = ModerationModel(cv=cv, reject_precision=reject_precision).fit(frame, frame)

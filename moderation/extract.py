@@ -87,6 +87,8 @@ class Comment:
     span: tuple[int, int] = (0, 0)
     source: str = ""
     extra: dict = field(default_factory=dict)
+    # The reader that produced the record ('scrape', 'dat', 'html', 'jsonl', 'csv'); not output.
+    source_format: str = field(default="", compare=False, repr=False)
 
     def to_dict(self, *, extra: bool = True) -> dict:
         """The record as a plain dict in :data:`FIELDS` order, pass-through columns after."""
@@ -258,6 +260,25 @@ def iso_time(text: str) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
 
 
+def clean_text(text: str) -> str:
+    r"""A comment's text as every entry point scores it: CRLF as LF, outer blanks removed.
+
+    Examples
+    --------
+    >>> clean_text("  本文\r\n二行目 ")
+    '本文\n二行目'
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` past surrounding whitespace."""
     while start < end and text[start].isspace():
@@ -285,7 +306,9 @@ _NUMBER_LINE = re.compile(r"^[ \t]*[-－‐―]?[ \t]*(\d{1,6})[ \t]*$")
 _HEADER_LINE = re.compile(
     r"^[ \t]*(?:(?P<no>\d{1,6})[ \t]*[:：]?[ \t]*)?(?P<name>[^\n]{0,48}?)[ \t]*[:：]?[ \t]*"
     r"(?P<date>\d{4}/\d{1,2}/\d{1,2}[ \t]*(?:[(（][^)）\n]{1,4}[)）])?[ \t]*\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)"
-    r"[ \t]*(?:\(\d+/\d+\))?[ \t]*(?:ID[:：][ \t]*\S+)?[ \t]*$")
+    r"[ \t]*(?P<page>\(\d+/\d+\))?[ \t]*(?P<uid>ID[:：][ \t]*\S+)?[ \t]*$")
+# A poster's name: short, and not a sentence (a post that ends with a date is not a header).
+_NAME_LIKE = re.compile(r"^[^。、！!？?\s]{0,24}$")
 _SHARE_LINE = re.compile(
     r"^(?:(?:ツイート|ポスト|LINE|お気に入り|シェア|はてブ|はてなブックマーク|Tweet|Facebook|"
     r"いいね|Pocket|B!|Share|印刷|コメント)[\s|・/]*){2,}$")
@@ -295,7 +318,8 @@ _COLLOQUIAL = re.compile(
     r"(?<![A-Za-z])[wｗ]+(?![A-Za-z])|[草☝✨😂🤣👍]|(?:だろ(?!う)|じゃん|よな|よね|なぁ|ねえ|んだよ|やん|かよ|だな|だわ|ですね|ますね|"
     r"じゃね|んじゃ|おまえ|お前|俺|オレ|ワイ|ぞ[。!！?？]?$|ね[。!！?？]?$|よ[。!！?？]?$|わ[。!！]?$|"
     r"な[。!！]?$|[?？!！]$|笑)")
-_FORMAL_END = re.compile(r"(?:た|だ|る|い|う|す|ず|ぬ|ある|いる|という|とした|見通し|模様|方針|予定)[」』)）]?。")
+# Plain-form sentence ends of news prose (です/ます is a poster being polite, not an article).
+_FORMAL_END = re.compile(r"(?:た|だ|る|い|う|ず|ぬ|ある|いる|という|とした|見通し|模様|方針|予定)[」』)）]?。")
 _SENTENCE = re.compile(r"[^。]+。")
 _HEADING_START = re.compile(r"^[【◇◆■□●○▼▽＜<〈《]")
 _CREDIT_LINE = re.compile(
@@ -315,7 +339,9 @@ _STRONG_BOUNDARY = re.compile(
     r"(?:[。！!？?wｗ]|(?<=[\u3040-\u309f])(?:よ|ね|な|わ|ぞ))(?=[\u4e00-\u9fff\u30a0-\u30ff「『【])")
 _HEADLINE_START = re.compile(r"^(?:[「『【◇<＜(（]|[^\u3040-\u309f\s]{2})")
 # A URL glued to text that still belongs to the same post ("…を参照", "ソースhttp…より").
-_URL_CONTINUATION = re.compile(r"(?:を|の|が|は|に|で|より|から|参照|って|とか|など|[)）」』、。,.!?！？])")
+# What follows an anchor that is a reference inside a post rather than the start of one.
+_ANCHOR_REFERENCE = re.compile(r"[ \t]?(?:の|が|は|を|に|へ|と|で|も|って|さん|氏|参照|みたい|より|から)")
+_URL_CONTINUATION = re.compile(r"(?:を|の|が|は|に|で|より|から|参照|って|とか|など|[(（)）」』、。,.!?！？])")
 
 
 _QUOTED = re.compile(r"「[^「」]*」|『[^『』]*』")
@@ -351,8 +377,9 @@ def _is_heading(line: str) -> bool:
 
 
 def _is_credit(line: str) -> bool:
+    """A source credit (``/AFPBB News``, ``（聯合ニュース）``): short, a news name, no sentence."""
     line = line.strip()
-    return 2 <= len(line) <= 40 and bool(_CREDIT_LINE.match(line))
+    return 2 <= len(line) <= 40 and len(_HIRAGANA.findall(line)) <= 2 and bool(_CREDIT_LINE.match(line))
 
 
 def _glued_title_start(line: str) -> int | None:
@@ -446,13 +473,15 @@ class _ScrapeParser:
             if not m or not iso_time(m.group("date")):
                 continue
             name = m.group("name").strip(" :：")
-            if len(name) > 40 or URL_RE.search(name):
+            if not _NAME_LIKE.match(name) or URL_RE.search(name):
                 continue
             no = int(m.group("no")) if m.group("no") else None
             start_line = i
             if i > 0 and (num := _NUMBER_LINE.match(self.line(i - 1))):
                 no = int(num.group(1))
                 start_line = i - 1
+            if no is None and not (m.group("page") or m.group("uid")):
+                continue  # a line that merely ends with a date, inside a post
             out.append((self.lines[start_line][0], "header", {
                 "no": no, "author": name or None, "posted_at": iso_time(m.group("date")),
                 "body_start": self.lines[i][1] + 1}))
@@ -467,16 +496,16 @@ class _ScrapeParser:
             if ">" not in line and "＞" not in line and "≫" not in line and "://" not in line \
                     and "&gt;" not in line:
                 continue
+            first = len(line) - len(line.lstrip())  # the line's text starts here …
+            last = len(line.rstrip())               # … and ends here
             for m in _ANCHOR_GROUP.finditer(line):
-                before = line[: m.start()]
-                after = line[m.end():]
-                if before.strip() and re.match(r"(?:の|が|は|を|に|へ|と|で|も|って|さん|氏)", after):
-                    continue  # "…>>5の言う通り": a reference inside a post, not a new post
+                if m.start() > first and _ANCHOR_REFERENCE.match(line, m.end()):
+                    continue  # "…>>5の言う通り", "詳しくは>>12参照": a reference inside a post
                 out.append((a + m.start(), "anchor", {"anchor": m.group(0), "body_start": a + m.end()}))
             for m in URL_RE.finditer(line):
-                after = line[m.end():]
-                if after.strip() and not after[0].isspace() and not _URL_CONTINUATION.match(after):
-                    out.append((a + m.end(), "after_url", {"url": m.group(0)}))
+                end = m.end()
+                if end < last and not line[end].isspace() and not _URL_CONTINUATION.match(line, end):
+                    out.append((a + end, "after_url", {"url": m.group(0)}))
 
         # Page footer: the thread title and each counter / share-button line.
         for i in range(footer, len(self.lines)):
@@ -928,7 +957,12 @@ def _tabular_record(row: dict, *, thread: str, source: str, span: tuple[int, int
             warn(f"{where}: {what}; kept as a meta record")
         return Comment(thread_id, stable_id(thread_id, "meta", raw, seen), None, "meta", raw,
                        span=span, source=source)
-    text = text.replace("\r\n", "\n").strip()
+    if not is_encodable(text):
+        if warn:
+            warn(f"{where}: text has characters that are not valid Unicode (lone surrogates); "
+                 "replaced with U+FFFD")
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = clean_text(text)
     extra = {k: v for k, v in row.items() if k not in TABULAR_FIELDS and k != "text"}
     if row.get("thread_title") not in (None, ""):
         extra["thread_title"] = row["thread_title"]
@@ -999,10 +1033,13 @@ def iter_csv(stream: Iterable[str], *, thread: str = "thread", source: str = "",
     tracked = _offset_lines(stream)
     position = {"pos": 0, "line": 0}
 
+    pending_lines: list[str] = []  # the physical lines of the row being read
+
     def lines():
         for pos, line in tracked:
             position["line"] += 1
             position["pos"] = pos + len(line)
+            pending_lines.append(line)
             yield line
 
     it = lines()
@@ -1017,11 +1054,13 @@ def iter_csv(stream: Iterable[str], *, thread: str = "thread", source: str = "",
     if "text" not in header:
         raise ExtractError(f"{name}: no 'text' column (columns: {', '.join(header) or 'none'}); "
                            "name the column that holds the comment 'text'")
+    csv.field_size_limit(1 << 26)  # a long comment is still a comment (the default is 128 KiB)
     reader = csv.reader(it, delimiter=delimiter)
     seen: dict = {}
     while True:
         start = position["pos"]
         line_no = position["line"] + 1
+        pending_lines.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -1030,13 +1069,13 @@ def iter_csv(stream: Iterable[str], *, thread: str = "thread", source: str = "",
             if warn:
                 warn(f"{name}:{line_no}: unreadable CSV row ({exc}); kept as a meta record")
             end = position["pos"]
+            raw = "".join(pending_lines) if pending_lines else ""
+            yield Comment(thread, stable_id(thread, "meta", f"{line_no}:{raw}", seen), None, "meta", raw,
+                          span=(start, end), source=source)
             continue
         end = position["pos"]
         if not row or not any(cell.strip() for cell in row):
             continue
-        raw_end = end
-        while raw_end > start and raw_end - 1 >= 0:
-            break
         if len(row) != len(header):
             if warn:
                 warn(f"{name}:{line_no}: {len(row)} fields where the header has {len(header)}; "
@@ -1148,27 +1187,30 @@ def extract_file(path: str | os.PathLike, *, input_format: str = "auto", encodin
     thread = thread or path.stem.replace(".sjis", "")
     source = str(path)
     size = path.stat().st_size if path.exists() else 0
+    records = None
     if size > _STREAM_THRESHOLD and input_format in ("auto", "jsonl", "csv"):
         with open(path, "rb") as fh:
             head = fh.read(1 << 20)
         enc = encoding or detect_encoding(head + b"\n", name=source)
         fmt = input_format if input_format != "auto" else detect_format(path, head.decode(enc, "replace"))
         if fmt in ("jsonl", "csv"):
-            yield from _stream_tabular(path, fmt, enc, thread, source, warn)
-            return
-    data = _read_bytes(path)
-    text = decode(data, encoding, name=source)
-    fmt = input_format if input_format != "auto" else detect_format(path, text[:65536])
-    if fmt == "scrape":
-        yield from parse_scrape(text, thread=thread, source=source)
-    elif fmt == "dat":
-        yield from parse_dat(text, thread=thread, source=source)
-    elif fmt == "html":
-        yield from parse_html(text, thread=thread, source=source)
-    elif fmt == "jsonl":
-        yield from iter_jsonl(io.StringIO(text, newline=""), thread=thread, source=source, warn=warn)
-    else:
-        yield from iter_csv(io.StringIO(text, newline=""), thread=thread, source=source, warn=warn)
+            records = _stream_tabular(path, fmt, enc, thread, source, warn)
+    if records is None:
+        text = decode(_read_bytes(path), encoding, name=source)
+        fmt = input_format if input_format != "auto" else detect_format(path, text[:65536])
+        if fmt == "scrape":
+            records = parse_scrape(text, thread=thread, source=source)
+        elif fmt == "dat":
+            records = parse_dat(text, thread=thread, source=source)
+        elif fmt == "html":
+            records = parse_html(text, thread=thread, source=source)
+        elif fmt == "jsonl":
+            records = iter_jsonl(io.StringIO(text, newline=""), thread=thread, source=source, warn=warn)
+        else:
+            records = iter_csv(io.StringIO(text, newline=""), thread=thread, source=source, warn=warn)
+    for rec in records:
+        rec.source_format = fmt
+        yield rec
 
 
 def _stream_tabular(path: Path, fmt: str, enc: str, thread: str, source: str,
@@ -1206,8 +1248,9 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike, *, input_for
         if path.is_dir():
             readable = 0
             for f in walk([path]):
+                records = extract_file(f, input_format=input_format, encoding=encoding, warn=warn)
                 try:
-                    records = list(extract_file(f, input_format=input_format, encoding=encoding, warn=warn))
+                    first = next(records, None)  # a file that cannot be read fails here …
                 except ExtractError as exc:
                     if not skip_unreadable_in_dirs:
                         raise
@@ -1215,7 +1258,9 @@ def extract(paths: Iterable[str | os.PathLike] | str | os.PathLike, *, input_for
                         warn(f"skipped {exc}")
                     continue
                 readable += 1
-                yield from records
+                if first is not None:
+                    yield first
+                    yield from records  # … and the rest streams
             if not readable:
                 raise ExtractError(f"{p}: nothing readable in this directory (no text thread dumps "
                                    "or comment files)")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .extract import ExtractError, decode, walk
+from .extract import ExtractError, clean_text, decode, walk
 from .text import EARLIER_POSTS, thread_context
 
 LABELS = ("slur", "off_topic", "delete")
@@ -152,8 +152,7 @@ def _label_value(value, path: Path, where: str, label: str) -> float:
 
 
 def _context(title, text) -> str:
-    parts = [p for p in (title, text) if isinstance(p, str) and p.strip()]
-    return "\n".join(parts)
+    return thread_context(title if isinstance(title, str) else None, text if isinstance(text, str) else None)
 
 
 def _with_earlier_posts(rows: list[dict]):
@@ -192,9 +191,11 @@ def _from_ja_toxicity(frame: pd.DataFrame) -> pd.DataFrame:
     slur = pd.Series(math.nan, index=frame.index)
     slur[disc == 0] = 0.0
     slur[(disc / n >= 0.5) & (toxic >= 0.5)] = 1.0
-    return pd.DataFrame({"id": "ja-toxicity-" + frame["id"].astype(str) if "id" in frame else frame.index.astype(str),
-                         "text": frame["text"].astype(str), "context": "", "slur": slur, "off_topic": math.nan,
-                         "delete": delete})
+    out = pd.DataFrame({"id": "ja-toxicity-" + frame["id"].astype(str) if "id" in frame else frame.index.astype(str),
+                        "text": frame["text"].astype(str).map(clean_text), "context": "", "slur": slur,
+                        "off_topic": math.nan, "delete": delete})
+    out.attrs["dataset"] = "ja-toxicity-inspection (inspection-ai/japanese-toxic-dataset), Apache License 2.0"
+    return out
 
 
 def _table_rows(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
@@ -206,7 +207,7 @@ def _table_rows(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFram
     present = [label for label in LABELS if label in frame.columns]
     if not present:
         raise TrainingError(f"{path}: no label column; add one or more of {', '.join(LABELS)} with 0/1 values")
-    out = pd.DataFrame({"text": frame["text"]})
+    out = pd.DataFrame({"text": frame["text"].map(lambda v: clean_text(v) if isinstance(v, str) else v)})
     bad_text = out["text"].map(lambda v: not isinstance(v, str) or not v.strip())
     if bad_text.all():
         raise TrainingError(f"{path}: every 'text' cell is empty")
@@ -236,7 +237,7 @@ def _read_file(path: Path, warn: Warn | None) -> pd.DataFrame:
         if is_label_file(text[:65536]):
             rows = resolve(read_events(path, warn=warn))
             frame = pd.DataFrame([{
-                "id": r["id"], "text": r["text"], "context": _label_context(r, earlier),
+                "id": r["id"], "text": clean_text(str(r["text"] or "")), "context": _label_context(r, earlier),
                 **{label: float(r["labels"][label]) if label in r["labels"] else math.nan for label in LABELS}}
                 for r, earlier in _with_earlier_posts(rows)])
             if frame.empty:
@@ -298,8 +299,8 @@ def load_training_data(paths: Iterable[str | os.PathLike], *, warn: Warn | None 
         entry = {"path": str(path), "sha256": sha, "rows": int(len(frame)),
                  "labels": {label: {"known": int(frame[label].notna().sum()), "positive": int((frame[label] == 1).sum())}
                             for label in LABELS}}
-        if JA_TOXICITY_COLUMNS <= set(pd.read_csv(path, nrows=0).columns if path.suffix.lower() == ".csv" else []):
-            entry["dataset"] = "ja-toxicity-inspection (inspection-ai/japanese-toxic-dataset), Apache License 2.0"
+        if frame.attrs.get("dataset"):
+            entry["dataset"] = frame.attrs["dataset"]
         files.append(entry)
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True)

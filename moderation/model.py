@@ -400,7 +400,7 @@ def save_model(model: ModerationModel, out: str | os.PathLike, *, training: dict
     """
     import joblib
 
-    out = Path(out)
+    out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -447,6 +447,16 @@ def save_model(model: ModerationModel, out: str | os.PathLike, *, training: dict
     return manifest
 
 
+def check_output_dir(out: str | os.PathLike) -> Path:
+    """Where a model may be written: a new path, an empty directory or an existing model
+    directory (which is replaced); anything else is refused rather than deleted."""
+    out = Path(out).resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+        raise ModelError(f"{out}: exists and is not a model directory; refusing to replace it "
+                         "(choose a new --out, or an existing model directory to overwrite)")
+    return out
+
+
 def _swap_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished directory into place; an old model is replaced only after."""
     if out.exists():
@@ -476,8 +486,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise ModelError(f"{manifest_path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise ModelError(f"{manifest_path}: not a {MODEL_FORMAT} manifest")
-    if not isinstance(manifest.get("artifacts"), dict):
-        raise ModelError(f"{manifest_path}: the manifest lists no artifacts")
+    if not isinstance(manifest.get("artifacts"), dict) or not set(ARTIFACTS) <= set(manifest["artifacts"]):
+        raise ModelError(f"{manifest_path}: the manifest does not list the model's artifacts "
+                         f"({', '.join(ARTIFACTS)})")
     return manifest
 
 
@@ -513,10 +524,10 @@ def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
     try:
         featurizer = joblib.load(path / "featurizer.joblib")
         classifiers = joblib.load(path / "classifiers.joblib")
+        dict(featurizer.transformer_list)["subwords"].sp_model_ = (path / "spm.model").read_bytes()
     except Exception as exc:  # a verified file that still fails: another version of the package
         raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); "
                          "it may come from another version of moderation: retrain it") from None
-    dict(featurizer.transformer_list)["subwords"].sp_model_ = (path / "spm.model").read_bytes()
     model = ModerationModel(**classifiers["params"])
     model.featurizer_ = featurizer
     model.labels_ = classifiers["label_models"]

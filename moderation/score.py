@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .extract import Comment
+from .extract import Comment, clean_text
 from .model import LABELS, ModelError, ModerationModel, Reason, load_model
 from .text import CONTEXT_CHARS, EARLIER_POSTS, thread_context  # noqa: F401  (thread_context is public here too)
 
@@ -103,6 +103,7 @@ class Moderator:
         if isinstance(thread, str):
             thread = {"title": thread}
         thread = thread or {}
+        text = clean_text(text)
         context = thread_context(thread.get("title"), "\n".join(
             p for p in (reply_to_text, thread.get("text")) if isinstance(p, str) and p))
         frame = pd.DataFrame({"text": [text], "context": [context]})
@@ -132,17 +133,18 @@ class Moderator:
         if "text" not in frame.columns:
             raise ValueError("the frame has no 'text' column")
         if "context" in frame.columns:
-            context = frame["context"].fillna("").astype(str)
+            context = frame["context"].fillna("").astype(str).map(lambda c: thread_context(None, c))
         else:
             context = pd.Series([thread_context(t, x) for t, x in zip(
                 frame.get("thread_title", pd.Series([None] * len(frame))),
                 frame.get("thread_text", pd.Series([None] * len(frame))))], index=frame.index)
-        feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).to_numpy(), "context": context.to_numpy()})
+        feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).map(clean_text).to_numpy(),
+                              "context": context.to_numpy()})
         probs = self.model.predict_proba(feats)
         actions, flagged = self.model.actions(probs, self.thresholds, _has_context(feats))
         out = frame.copy()
         for label in LABELS:
-            out[label] = probs[label].to_numpy()
+            out[label] = probs[label].to_numpy().round(6)  # as the CLI and the HTTP hook report them
         out["action"] = actions
         out["labels"] = flagged
         if explain:
@@ -210,6 +212,9 @@ class _ThreadContexts:
 
 
 def _tabular(rec: Comment) -> bool:
+    """Comments that came already split (CSV/JSONL) carry their own context in columns."""
+    if rec.source_format:
+        return rec.source_format in ("csv", "jsonl")
     return rec.source.lower().endswith((".csv", ".tsv", ".jsonl", ".ndjson"))
 
 

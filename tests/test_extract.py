@@ -304,3 +304,33 @@ def test_any_jsonl_or_csv_text(text):
             assert rec.span[1] <= len(text) + 5
     except ExtractError:
         pass
+
+
+# --------------------------------------------------------------------------- regressions from review
+
+def test_a_post_that_ends_with_a_date_is_not_a_header():
+    text = "試合どうだった？\n- 2\n名無し2025/08/01(Fri) 12:00:01(1/1)\nチョンは半島に帰れ 2025/08/01 12:00\n"
+    recs = parse_scrape(text)
+    assert [(r.no, r.text) for r in recs] == [(None, "試合どうだった？"), (2, "チョンは半島に帰れ 2025/08/01 12:00")]
+
+
+def test_a_news_name_in_a_post_is_not_a_credit_line():
+    text = ">>1\n政府は31日、消費税を引き上げる方針を固めた。財務省は来年度から実施する予定だという。\n毎日増税ばかりで嫌になるね\n"
+    recs = parse_scrape(text)
+    assert [r.kind for r in recs] == ["comment"] and recs[0].text.endswith("嫌になるね")
+
+
+def test_anchor_references_inside_a_post_stay_in_it():
+    assert [(r.reply_to, r.text) for r in parse_scrape("詳しくは>>12参照")] == [([], "詳しくは>>12参照")]
+
+
+def test_unreadable_rows_are_kept_and_bad_characters_replaced(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text('id,text\n1,hello\n2,"unclosed\n', encoding="utf-8")
+    warnings: list[str] = []
+    recs = list(extract(big, warn=warnings.append))
+    assert [r.id for r in recs][0] == "1" and len(recs) == 2  # the broken row is a meta record, not lost
+    sur = tmp_path / "s.jsonl"
+    sur.write_text('{"text": "ok"}\n{"text": "bad \\ud800 x"}\n', encoding="utf-8")
+    res = run_cli("extract", str(sur), "--format", "jsonl")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 2 and ":2:" in res.stderr

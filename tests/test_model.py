@@ -246,3 +246,13 @@ def test_training_reads_the_ja_toxicity_subset(tmp_path):
     frame, summary = load_training_data([SHARED_DATA])
     assert len(frame) == 437 and frame["off_topic"].isna().all()
     assert (frame["delete"] == 1).sum() > 20 and (frame["slur"] == 1).sum() > 5
+
+
+def test_train_refuses_to_replace_a_directory_that_is_not_a_model(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    authored_frame(60).to_csv(data / "train.csv", index=False)
+    (data / "notes.txt").write_text("keep me", encoding="utf-8")
+    res = run_cli("train", str(data / "train.csv"), "--out", str(data), "--cv", "2")
+    assert res.returncode == 1 and "not a model directory" in res.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["notes.txt", "train.csv"]
