@@ -235,21 +235,46 @@ def _with_titles(records: Iterable[Comment]) -> Iterator[Comment]:
     yield from sorted(pending, key=lambda r: r.kind != "title")
 
 
+_WORKER_MODERATOR: Moderator | None = None  # set in the parent before the workers fork
+
+
+def _decide_chunk(texts: list[str], contexts: list[str], explain: bool) -> list[Decision]:
+    frame = pd.DataFrame({"text": texts, "context": contexts})
+    return _WORKER_MODERATOR.decide(frame, explain=explain)
+
+
 def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: bool = False,
-                  chunk_size: int = 2000, skipped: Callable[[str], None] | None = None) -> Iterator[dict]:
+                  chunk_size: int = 2000, jobs: int = 1,
+                  skipped: Callable[[str], None] | None = None) -> Iterator[dict]:
     """Score the ``comment`` and ``article`` records of a stream, in chunks; one output row each.
 
     Deleted posts, titles and page furniture are not scored (they still give thread
-    context); a comment with no text is reported through ``skipped``.
+    context); a comment with no text is reported through ``skipped``. With ``jobs`` > 1,
+    chunks are scored in that many forked worker processes (the model is shared with
+    them, not copied) while this process reads, builds contexts and writes; rows keep
+    their input order and at most ``2 * jobs`` chunks are in flight, so memory stays flat.
     """
     contexts = _ThreadContexts()
-    chunk: list[tuple[Comment, str]] = []
 
-    def flush():
-        if not chunk:
-            return
-        frame = pd.DataFrame({"text": [c.text for c, _ in chunk], "context": [ctx for _, ctx in chunk]})
-        decisions = moderator.decide(frame, explain=explain)
+    def chunks() -> Iterator[list[tuple[Comment, str]]]:
+        chunk: list[tuple[Comment, str]] = []
+        for rec in _with_titles(records):
+            if rec.kind not in SCORED_KINDS or rec.deleted:
+                contexts.add(rec)
+                continue
+            if not rec.text.strip():
+                if skipped:
+                    skipped(f"{rec.source}: comment {rec.id} has no text; not scored")
+                continue
+            chunk.append((rec, contexts.context_for(rec)))
+            contexts.add(rec)
+            if len(chunk) >= chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def rows(chunk, decisions) -> Iterator[dict]:
         for (rec, _ctx), decision in zip(chunk, decisions):
             row = {"id": rec.id, "thread": rec.thread, "no": rec.no, "kind": rec.kind, "text": rec.text,
                    **decision.scores, "action": decision.action, "labels": decision.labels}
@@ -259,21 +284,34 @@ def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: 
                 row.setdefault(key, value)
             row["source"] = rec.source
             yield row
-        chunk.clear()
 
-    for rec in _with_titles(records):
-        if rec.kind not in SCORED_KINDS or rec.deleted:
-            contexts.add(rec)
-            continue
-        if not rec.text.strip():
-            if skipped:
-                skipped(f"{rec.source}: comment {rec.id} has no text; not scored")
-            continue
-        chunk.append((rec, contexts.context_for(rec)))
-        contexts.add(rec)
-        if len(chunk) >= chunk_size:
-            yield from flush()
-    yield from flush()
+    if jobs <= 1:
+        for chunk in chunks():
+            frame = pd.DataFrame({"text": [c.text for c, _ in chunk], "context": [ctx for _, ctx in chunk]})
+            yield from rows(chunk, moderator.decide(frame, explain=explain))
+        return
+
+    import collections
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_MODERATOR
+    _WORKER_MODERATOR = moderator
+    pending: collections.deque = collections.deque()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            for chunk in chunks():
+                pending.append((chunk, pool.submit(_decide_chunk, [c.text for c, _ in chunk],
+                                                   [ctx for _, ctx in chunk], explain)))
+                while len(pending) > 2 * jobs:
+                    done_chunk, future = pending.popleft()
+                    yield from rows(done_chunk, future.result())
+            while pending:
+                done_chunk, future = pending.popleft()
+                yield from rows(done_chunk, future.result())
+        finally:
+            for _chunk, future in pending:
+                future.cancel()
 
 
 def summarize(rows: list[dict]) -> dict[str, dict[str, int]]:

@@ -125,3 +125,13 @@ def test_csv_output_round_trips(tmp_path):
     res = run_cli("score", str(SEED), "--format", "csv", "--explain")
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert len(rows) == 15 and {"reasons", "kind"} <= set(rows[0])
+
+
+def test_parallel_scoring_gives_the_same_rows_in_the_same_order(moderator):
+    from moderation.extract import extract
+    from moderation.score import score_records
+
+    records = list(extract([FIXTURES / "scrape", SEED]))
+    serial = list(score_records(moderator, records, chunk_size=16, jobs=1))
+    parallel = list(score_records(moderator, records, chunk_size=16, jobs=2))
+    assert len(serial) > 100 and serial == parallel
