@@ -194,7 +194,7 @@ def eval_cmd(data, model_dir, plot):
 @click.option("--fail-on", type=click.Choice(("hold", "reject")), default=None,
               help="Exit 1 when any comment reaches this action (for pipelines).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
-              help="Worker processes for large inputs (default: the cores available, at most 4).")
+              help="Worker processes scoring chunks (default: the cores available, at most 2).")
 def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, fail_on, jobs):
     """Score comments in thread dumps or comment files: slur, off_topic and delete
     probabilities, an action (allow / hold / reject) and the flagged labels.
@@ -217,7 +217,7 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
     records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
     progress = Progress(sys.stderr)
     if jobs is None:
-        jobs = min(4, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 1
+        jobs = min(2, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 1
     rows_iter = score_records(moderator, records, explain=explain or fmt == "table", skipped=warn, jobs=jobs)
     worst = {"allow": 0, "hold": 1, "reject": 2}
     seen = {"max": 0, "n": 0}
