@@ -33,7 +33,6 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion
-from sklearn.preprocessing import normalize as l2_normalize
 
 from .lexicon import CATEGORIES, KINDS, Lexicon
 from .text import fold, fold_text, normalize, normalize_text
@@ -43,25 +42,31 @@ _PRIME = np.uint64(1099511628211)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def as_frame(X) -> pd.DataFrame:
-    """Comments as a DataFrame with ``text`` and ``context`` columns (strings, never NaN)."""
+def _strings(values) -> list[str]:
+    return [v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values]
+
+
+def _columns(X) -> tuple[list[str], list[str]]:
+    """Texts and contexts of comments given as a DataFrame (``text``, optional ``context``),
+    a list of strings or one string; missing values become empty strings."""
     if isinstance(X, pd.DataFrame):
         if "text" not in X.columns:
             raise ValueError("comments need a 'text' column")
-        frame = pd.DataFrame({"text": X["text"]})
-        frame["context"] = X["context"] if "context" in X.columns else ""
-    else:
-        if isinstance(X, str):
-            X = [X]
-        frame = pd.DataFrame({"text": list(X)})
-        frame["context"] = ""
-    for col in ("text", "context"):
-        frame[col] = frame[col].map(lambda v: v if isinstance(v, str) else ("" if v is None or v != v else str(v)))
-    return frame.reset_index(drop=True)
+        texts = _strings(X["text"].tolist())
+        contexts = _strings(X["context"].tolist()) if "context" in X.columns else [""] * len(texts)
+        return texts, contexts
+    texts = _strings([X] if isinstance(X, str) else list(X))
+    return texts, [""] * len(texts)
+
+
+def as_frame(X) -> pd.DataFrame:
+    """Comments as a DataFrame with ``text`` and ``context`` columns (strings, never NaN)."""
+    texts, contexts = _columns(X)
+    return pd.DataFrame({"text": texts, "context": contexts})
 
 
 def _texts(X) -> list[str]:
-    return as_frame(X)["text"].tolist()
+    return _columns(X)[0]
 
 
 # --------------------------------------------------------------------------- hashed character n-grams
@@ -106,6 +111,16 @@ def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: in
     return np.concatenate(docs), np.concatenate(starts), np.concatenate(ns), np.concatenate(buckets)
 
 
+def _l2_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (empty rows stay empty), in place."""
+    counts = np.diff(X.indptr)
+    rows = np.repeat(np.arange(X.shape[0]), counts)
+    norms = np.sqrt(np.bincount(rows, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    X.data = (X.data * scale[rows]).astype(np.float32)
+    return X
+
+
 class _TfidfCounts:
     """Sublinear TF, IDF learned in fit, rows L2-normalised: shared by the n-gram blocks."""
 
@@ -125,12 +140,12 @@ class _TfidfCounts:
 
     @staticmethod
     def weight(X: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        # Scaled in place on the stored values: a diagonal matrix product (and scikit-learn's
+        # parameter checks in normalize) cost more than the rest of a one-comment request.
         X = X.copy()
-        X.data = (1.0 + np.log(X.data)).astype(np.float32)
-        X = X @ sp.diags(idf)
-        X = sp.csr_matrix(X)
+        X.data = ((1.0 + np.log(X.data)) * idf[X.indices]).astype(np.float32)
         X.eliminate_zeros()
-        return l2_normalize(X, copy=False)
+        return _l2_rows(X)
 
 
 class CharNgrams(TransformerMixin, BaseEstimator):
@@ -167,6 +182,9 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         self.n_features = n_features
         self.min_df = min_df
 
+    def __getstate__(self):
+        return _without_cache(self.__dict__)
+
     def _view_texts(self, texts: list[str]) -> list[str]:
         if self.view == "folded":
             return [fold_text(t) for t in texts]
@@ -192,26 +210,55 @@ class CharNgrams(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         return np.array([f"{self.view}_ngram_{i}" for i in range(self.n_features)], dtype=object)
 
-    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
-        """Per original character, the share of ``coef · x`` this block gives it."""
+    def _occurrences(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every weighted n-gram occurrence of ``text``: (bucket, weight share, original span)."""
         view = fold(text) if self.view == "folded" else normalize(text)
-        out = np.zeros(len(text), dtype=np.float64)
+        empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 2), np.int64))
         if not view.text:
-            return out
+            return empty
         _d, starts, ns, buckets = hashed_ngrams([view.text], tuple(self.ngram_range), self.n_features)
         x = self.transform([text])
         if x.nnz == 0:
-            return out
-        weights = dict(zip(x.indices, x.data))
-        counts = np.bincount(buckets, minlength=0)
-        for start, n, bucket in zip(starts, ns, buckets):
-            w = weights.get(bucket)
-            if w is None:
-                continue
-            share = coef[bucket] * w / counts[bucket] / n
-            a, b = view.span(int(start), int(start + n))
-            out[a:b] += share * n / max(1, b - a)
-        return out
+            return empty
+        weight = np.zeros(self.n_features, dtype=np.float64)
+        weight[x.indices] = x.data
+        counts = np.bincount(buckets, minlength=self.n_features)
+        keep = weight[buckets] > 0
+        buckets, starts, ns = buckets[keep], starts[keep], ns[keep]
+        shares = weight[buckets] / counts[buckets]  # each occurrence's part of the feature value
+        spans = np.array([view.span(int(a), int(a + n)) for a, n in zip(starts, ns)], dtype=np.int64)
+        return buckets, shares, spans.reshape(-1, 2)
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        """Per original character, the share of ``coef · x`` this block gives it."""
+        buckets, shares, spans = _cached(self, text, self._occurrences)
+        return _spread(len(text), coef[buckets] * shares, spans)
+
+
+def _cached(owner, text, compute):
+    """A small per-transformer memo: explaining several labels of one comment reuses it."""
+    cache = owner.__dict__.setdefault("_explain_cache", {})
+    value = cache.get(text)
+    if value is None:
+        value = compute(text)
+        if len(cache) >= 64:
+            cache.clear()  # cheap, and safe while other server threads read it
+        cache[text] = value
+    return value
+
+
+def _spread(length: int, values: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Add each value evenly over its ``[a, b)`` span of a zero array of ``length``."""
+    out = np.zeros(length, dtype=np.float64)
+    for v, (a, b) in zip(values, spans):
+        out[a:b] += v / max(1, b - a)
+    return out
+
+
+def _without_cache(state: dict) -> dict:
+    state = dict(state)
+    state.pop("_explain_cache", None)
+    return state
 
 
 # --------------------------------------------------------------------------- sentencepiece subwords
@@ -263,7 +310,7 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
         self.min_df = min_df
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = _without_cache(self.__dict__)
         state.pop("_processor", None)  # rebuilt from sp_model_ on first use
         return state
 
@@ -298,33 +345,37 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         return np.array([f"piece_{self.processor.id_to_piece(i)}" for i in range(len(self.idf_))], dtype=object)
 
-    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+    def _occurrences(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every weighted piece of ``text``: (piece id, weight share, original span)."""
         view = normalize(text)
-        out = np.zeros(len(text), dtype=np.float64)
         x = self.transform([text])
-        if x.nnz == 0:
-            return out
-        weights = dict(zip(x.indices, x.data))
-        pieces = self.processor.encode(view.text, out_type=str)
-        ids = self.processor.encode(view.text, out_type=int)
-        counts = {i: ids.count(i) for i in set(ids)}
-        pos = 0
-        for piece, pid in zip(pieces, ids):
-            # The model was trained with identity normalisation, so each piece (▁ = space) is
-            # found in the normalised text in order.
-            surface = piece.replace("\u2581", " ").strip()
-            if not surface:
-                continue
-            found = view.text.find(surface, pos)
-            if found < 0:
-                continue
-            pos = found + len(surface)
-            w = weights.get(pid)
-            if w is None:
-                continue
-            oa, ob = view.span(found, pos)
-            out[oa:ob] += coef[pid] * w / counts[pid] / max(1, ob - oa)
-        return out
+        ids_out, shares, spans = [], [], []
+        if x.nnz:
+            weights = dict(zip(x.indices, x.data))
+            pieces = self.processor.encode(view.text, out_type=str)
+            ids = self.processor.encode(view.text, out_type=int)
+            counts = {i: ids.count(i) for i in set(ids)}
+            pos = 0
+            for piece, pid in zip(pieces, ids):
+                # Trained with identity normalisation: each piece (▁ = space) is found in the
+                # normalised text in order.
+                surface = piece.replace("\u2581", " ").strip()
+                if not surface:
+                    continue
+                found = view.text.find(surface, pos)
+                if found < 0:
+                    continue
+                pos = found + len(surface)
+                if pid in weights:
+                    ids_out.append(pid)
+                    shares.append(weights[pid] / counts[pid])
+                    spans.append(view.span(found, pos))
+        return (np.asarray(ids_out, dtype=np.int64), np.asarray(shares, dtype=np.float64),
+                np.asarray(spans, dtype=np.int64).reshape(-1, 2))
+
+    def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
+        ids, shares, spans = _cached(self, text, self._occurrences)
+        return _spread(len(text), coef[ids] * shares, spans)
 
 
 # --------------------------------------------------------------------------- slur lexicon
@@ -446,6 +497,9 @@ class ThreadContext(TransformerMixin, BaseEstimator):
     def __init__(self, n_features: int = 1 << 18):
         self.n_features = n_features
 
+    def __getstate__(self):
+        return _without_cache(self.__dict__)
+
     def fit(self, X, y=None):
         self.n_features_out_ = 12
         return self
@@ -457,7 +511,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
         M = _TfidfCounts.counts(d, b, len(norm), self.n_features)
         M.data = np.minimum(M.data, 1.0)
-        return l2_normalize(M)
+        return _l2_rows(M)
 
     def _similarity(self, texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity (character bigrams and trigrams) of each comment to its whole
@@ -479,8 +533,7 @@ class ThreadContext(TransformerMixin, BaseEstimator):
         return whole, best
 
     def transform(self, X):
-        frame = as_frame(X)
-        texts, contexts = frame["text"].tolist(), frame["context"].tolist()
+        texts, contexts = _columns(X)
         sim, best_line = self._similarity(texts, contexts)
         distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
         p = script_shares(texts)                       # hangul, kana, han, latin
@@ -508,7 +561,8 @@ class ThreadContext(TransformerMixin, BaseEstimator):
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         # Links and advertising words are the parts of a comment a moderator can be shown.
         out = np.zeros(len(text), dtype=np.float64)
-        x = self.transform(pd.DataFrame({"text": [text], "context": [context]})).toarray()[0]
+        x = _cached(self, (text, context), lambda key: self.transform(
+            pd.DataFrame({"text": [key[0]], "context": [key[1]]})).toarray()[0])
         for rx, k in ((_URL, 7), (re.compile(_AD.pattern, re.I), 8)):
             matches = list(rx.finditer(text))
             if matches and x[k]:

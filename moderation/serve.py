@@ -49,7 +49,6 @@ MAX_BATCH_ITEMS = 1_000
 MAX_NAME_CHARS = 200                  # ids, authors, annotators
 DEFAULT_FEEDBACK = "labels/feedback.jsonl"
 MISSING_MODEL_CHOICES = ("refuse", "allow")
-SETTINGS_ENV = "MODERATION_SERVE_SETTINGS"  # how worker processes get the parent's settings
 
 log = logging.getLogger("moderation.serve")
 
@@ -92,6 +91,9 @@ class Policy:
     source: Optional[str] = None
 
     def __post_init__(self):
+        where = self.source or "the policy"
+        self.block = _check_terms(list(self.block), f"{where}: [terms] block")
+        self.watch = _check_terms(list(self.watch), f"{where}: [terms] watch")
         self._block = _TermMatcher(self.block, "block") if self.block else None
         self._watch = _TermMatcher(self.watch, "watch") if self.watch else None
 
@@ -390,7 +392,6 @@ class _BearerToken:
 
     def __init__(self, app, token: str):
         self.app = app
-        self.expected = f"bearer {token}".encode("utf-8")
         self.token = token.encode("utf-8")
 
     async def __call__(self, scope, receive, send):
@@ -607,12 +608,12 @@ def create_app(moderator, policy: Policy | None, feedback_path: str | os.PathLik
 
     @app.get("/healthz", response_model=None, responses={200: {"model": M["Health"]}},
              summary="Liveness; 'degraded' when serving without a model")
-    def healthz():
+    async def healthz():  # on the event loop: it answers even while every worker thread is scoring
         return json_response({"status": "ok" if moderator is not None else "degraded", "model": info})
 
     @app.get("/v1/model", response_model=None, responses={401: errors[401], 503: {"model": M["ErrorBody"]}},
              summary="The model's manifest (its sha256 is model.sha256 of every answer)")
-    def model_manifest():
+    async def model_manifest():
         if manifest is None:
             return Response(_error_bytes("unavailable", "no model is loaded (on_missing_model = \"allow\")"),
                             status_code=503, media_type="application/json")
@@ -642,19 +643,11 @@ def build(settings: dict, *, announce=None):
     return app, moderator, feedback
 
 
-def _worker_app():
-    """The application of one worker process (``--workers`` > 1), from the parent's settings."""
-    settings = json.loads(os.environ[SETTINGS_ENV])
-    try:
-        return build(settings)[0]
-    except ServeError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
-
-
 def _bind(host: str, port: int) -> socket.socket:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say TCP.
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP,
+                                   flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ServeError(f"{host}: cannot resolve the host ({exc.strerror})") from None
     family, kind, proto, _name, address = infos[0]
@@ -665,7 +658,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    sock.set_inheritable(True)
+    sock.listen(2048)  # connections queue from now on: the "listening" line is true when printed
     return sock
 
 
@@ -676,9 +669,9 @@ def _bind(host: str, port: int) -> socket.socket:
               help="Policy TOML: threshold overrides, block/watch terms, on_missing_model.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port (0: any free port, printed at start; needs --workers 1).")
+              help="Port (0: any free port, printed at start).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each loads the model).")
+              help="Worker processes, forked after the model is loaded (they share its memory).")
 @click.option("--token-file", default=None, type=click.Path(),
               help="File holding a bearer token every endpoint but /healthz requires.")
 @click.option("--feedback", default=DEFAULT_FEEDBACK, show_default=True, type=click.Path(),
@@ -701,8 +694,6 @@ def serve_cmd(model_dir, config, host, port, workers, token_file, feedback, acce
 
     settings = {"model": model_dir, "config": config, "token_file": token_file,
                 "feedback": str(Path(feedback).absolute())}
-    if port == 0 and workers > 1:
-        raise click.ClickException("--port 0 picks a port for one process; give a port with --workers > 1")
 
     def announce(message: str) -> None:
         click.echo(message, err=True)
@@ -718,17 +709,77 @@ def serve_cmd(model_dir, config, host, port, workers, token_file, feedback, acce
     announce(f"moderation serve: listening on http://{shown}:{bound_port} ({model}; "
              f"{'token required' if token_file else 'no token'}; feedback to {feedback_path}; "
              f"{workers} worker{'s' if workers > 1 else ''})")
-    common = dict(log_level="warning", access_log=access_log, server_header=False, proxy_headers=False,
-                  timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=access_log, server_header=False,
+                            proxy_headers=False, timeout_graceful_shutdown=10)
     if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **common))
+        server = uvicorn.Server(config)
         server.run(sockets=[sock])
-        if not server.started:
-            sys.exit(1)
-        return
-    # Worker processes import the application by name and rebuild it from the same settings.
-    sock.close()
-    del app, moderator
-    os.environ[SETTINGS_ENV] = json.dumps(settings)
-    uvicorn.run("moderation.serve:_worker_app", factory=True, host=host, port=bound_port, workers=workers,
-                lifespan="off", **common)
+        sys.exit(0 if server.started else 1)
+    sys.exit(_run_workers(config, sock, workers, announce))
+
+
+def _run_workers(config, sock: socket.socket, workers: int, announce) -> int:
+    """Fork ``workers`` processes that share the listening socket and the loaded model
+    (copy-on-write); restart one that dies, stop them all on SIGTERM or SIGINT.
+
+    The socket is ours rather than uvicorn's: its protocol is TCP, so asyncio turns
+    Nagle's algorithm off on every connection (uvicorn's own multi-worker socket leaves it
+    on, and a response written in two segments then waits ~40 ms for a delayed ACK).
+    """
+    import signal
+    import time
+
+    import uvicorn
+
+    def start() -> int:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                server = uvicorn.Server(config)
+                server.run(sockets=[sock])
+                code = 0 if server.started else 1
+            finally:
+                os._exit(code)
+        return pid
+
+    stopping = False
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    children: dict[int, float] = {}
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        children[start()] = time.monotonic()
+    quick_deaths = 0
+    status = 0
+    while children:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(wait_status)
+        quick_deaths = quick_deaths + 1 if time.monotonic() - started < 5 else 0
+        if quick_deaths >= 3:
+            announce(f"Error: workers keep dying at start (last exit status {code}); stopping")
+            stop(signal.SIGTERM, None)
+            status = 1
+            continue
+        announce(f"warning: worker {pid} exited ({code}); starting another")
+        children[start()] = time.monotonic()
+    return status
