@@ -220,13 +220,18 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         x = self.transform([text])
         if x.nnz == 0:
             return empty
-        weight = np.zeros(self.n_features, dtype=np.float64)
-        weight[x.indices] = x.data
-        counts = np.bincount(buckets, minlength=self.n_features)
-        keep = weight[buckets] > 0
-        buckets, starts, ns = buckets[keep], starts[keep], ns[keep]
-        shares = weight[buckets] / counts[buckets]  # each occurrence's part of the feature value
-        spans = np.array([view.span(int(a), int(a + n)) for a, n in zip(starts, ns)], dtype=np.int64)
+        # The feature value of each occurrence's bucket (0 for buckets pruned in fit), without
+        # allocating arrays the size of the hash space.
+        order = np.argsort(x.indices)
+        indices, values = x.indices[order], x.data[order]
+        pos = np.minimum(np.searchsorted(indices, buckets), len(indices) - 1)
+        value = np.where(indices[pos] == buckets, values[pos], 0.0)
+        keep = value > 0
+        buckets, starts, ns, value = buckets[keep], starts[keep], ns[keep], value[keep]
+        _u, inverse, counts = np.unique(buckets, return_inverse=True, return_counts=True)
+        shares = value / counts[inverse]  # each occurrence's part of the feature value
+        origin = np.asarray(view.origin, dtype=np.int64)
+        spans = np.column_stack([origin[starts], origin[starts + ns - 1] + 1])
         return buckets, shares, spans.reshape(-1, 2)
 
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
@@ -249,10 +254,14 @@ def _cached(owner, text, compute):
 
 def _spread(length: int, values: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Add each value evenly over its ``[a, b)`` span of a zero array of ``length``."""
-    out = np.zeros(length, dtype=np.float64)
-    for v, (a, b) in zip(values, spans):
-        out[a:b] += v / max(1, b - a)
-    return out
+    if not len(values):
+        return np.zeros(length, dtype=np.float64)
+    # Differences at each span's ends, summed up: one pass however many spans.
+    per_char = values / np.maximum(1, spans[:, 1] - spans[:, 0])
+    steps = np.zeros(length + 1, dtype=np.float64)
+    np.add.at(steps, spans[:, 0], per_char)
+    np.add.at(steps, spans[:, 1], -per_char)
+    return np.cumsum(steps)[:length]
 
 
 def _without_cache(state: dict) -> dict:
