@@ -128,11 +128,12 @@ def _ok(status: int, payload: bytes) -> bool:
         return False
 
 
-async def sequential(port: int, bodies: list[bytes], n: int) -> tuple[list[float], int]:
+async def _client(port: int, bodies: list[bytes], indices, latencies: list[float]) -> int:
+    """One keep-alive client posting the requests it draws from ``indices``; returns errors."""
+    errors = 0
     conn = Connection(port)
     await conn.open()
-    latencies, errors = [], 0
-    for i in range(n):
+    for i in indices:
         t0 = time.perf_counter()
         try:
             status, payload = await conn.post("/v1/review", bodies[i % len(bodies)])
@@ -145,34 +146,20 @@ async def sequential(port: int, bodies: list[bytes], n: int) -> tuple[list[float
         latencies.append(time.perf_counter() - t0)
         errors += not _ok(status, payload)
     conn.close()
+    return errors
+
+
+async def sequential(port: int, bodies: list[bytes], n: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = await _client(port, bodies, range(n), latencies)
     return latencies, errors
 
 
 async def concurrent(port: int, bodies: list[bytes], n: int, clients: int) -> tuple[float, list[float], int]:
-    counter = iter(range(n))
+    counter = iter(range(n))  # shared: each request is drawn by whichever client is free
     latencies: list[float] = []
-    errors = 0
-
-    async def client():
-        nonlocal errors
-        conn = Connection(port)
-        await conn.open()
-        for i in counter:
-            t0 = time.perf_counter()
-            try:
-                status, payload = await conn.post("/v1/review", bodies[i % len(bodies)])
-            except (OSError, asyncio.IncompleteReadError):
-                errors += 1
-                conn.close()
-                conn = Connection(port)
-                await conn.open()
-                continue
-            latencies.append(time.perf_counter() - t0)
-            errors += not _ok(status, payload)
-        conn.close()
-
     t0 = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    errors = sum(await asyncio.gather(*(_client(port, bodies, counter, latencies) for _ in range(clients))))
     return time.perf_counter() - t0, latencies, errors
 
 
