@@ -369,7 +369,9 @@ class ModelView:
                 blocks.append(M)
         self.probs = {label: (np.concatenate(v) if v else np.zeros(0)) for label, v in probs.items()}
         frame = pd.DataFrame(self.probs)
-        self.actions, self.flagged = self.model.actions(frame, self.thresholds) if len(frame) else ([], [])
+        has_context = [bool(i.context.strip()) for i in self.items]  # as Moderator.decide does
+        self.actions, self.flagged = (self.model.actions(frame, self.thresholds, has_context)
+                                      if len(frame) else ([], []))
         self.features = (sp.vstack(blocks).tocsr() if blocks else None) if keep_features else None
         self._explained: dict[int, list] = {}
 
