@@ -117,11 +117,10 @@ def highlighted(text: str, reasons: list[dict]) -> Text:
 
 def print_scored(rows: list[dict], fh, manifest: dict, *, max_chars: int = 300) -> None:
     """A summary per thread (comments by action), then the flagged posts with their spans."""
+    from .score import summarize
+
     console = console_for(fh)
-    summary: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts = summary.setdefault(row["thread"], {"allow": 0, "hold": 0, "reject": 0})
-        counts[row["action"]] += 1
+    summary = summarize(rows)
     table = Table(title=Text(f"model {manifest.get('version')}"), title_justify="left")
     for col in ("thread", "comments", "allow", "hold", "reject"):
         table.add_column(col, justify="left" if col == "thread" else "right")

@@ -178,27 +178,6 @@ def fold(text: str | View, *, kana: bool = True) -> View:
     return View("".join(out), tuple(origin), base.source_length)
 
 
-_SCRIPTS = (
-    ("hangul", re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")),
-    ("kana", re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")),
-    ("han", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
-    ("latin", re.compile(r"[A-Za-z]")),
-)
-
-
-def script_profile(text: str) -> dict[str, float]:
-    """Share of each script among the letters of ``text`` (hangul, kana, han, latin).
-
-    Examples
-    --------
-    >>> script_profile("그건 아니다")["hangul"]
-    1.0
-    """
-    counts = {name: len(rx.findall(text)) for name, rx in _SCRIPTS}
-    total = sum(counts.values())
-    return {name: (n / total if total else 0.0) for name, n in counts.items()}
-
-
 CONTEXT_CHARS = 4000      # how much of a thread's text a comment is compared with
 EARLIER_POSTS = 8         # earlier posts of the thread that count as its context
 
