@@ -14,19 +14,16 @@ model's pages). Summed over the parent and its workers (proportional set size, s
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from train_bench import LABELS, build  # noqa: E402
+from train_bench import build  # noqa: E402
 
 
 REFERENCE = r"""

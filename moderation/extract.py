@@ -463,7 +463,6 @@ class _ScrapeParser:
         text = self.text
         out: list[tuple[int, str, dict]] = [(0, "start", {})]
         footer, title_line = self.footer_start()
-        footer_offset = self.lines[footer][0] if footer < len(self.lines) else len(text)
 
         # Post headers (a number line before them belongs to the same post).
         skip_lines = set()
@@ -524,7 +523,6 @@ class _ScrapeParser:
                 # blanks between (">>2\n>>6\n本文"), belong to the post already started.
                 continue
             merged.append(item)
-        self.footer_offset = footer_offset
         return merged
 
     def units(self) -> list[_Unit]:
@@ -829,6 +827,8 @@ _MESSAGE_DIV = re.compile(r"<div[^>]*class=\"[^\"]*message[^\"]*\"[^>]*>(.*)", r
 # Old 2ch / open2ch: <dt>N ：name：date</dt><dd>body</dd>
 _DT = re.compile(r"<dt\b[^>]*>(.*?)(?=<dd\b)", re.I | re.S)
 _DD_END = re.compile(r"(?=<dt\b|</dl>|<div[^>]*class=\"[^\"]*post)", re.I)
+_BLOCK_TAG = re.compile(r"<(?:br|p|div|dd|dt|li|tr|h\d)\b", re.I)
+_TAG_FILLER = "\ue000"  # private use: never in a page's text
 _SCRIPTS = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 
 
@@ -860,11 +860,12 @@ def parse_html(text: str, *, thread: str = "thread", source: str = "") -> list[C
                                    span=_strip_span(text, m.start(1), m.end(1)), source=source))
     posts = _html_posts_div(clean) or _html_posts_dl(clean)
     if not posts:
-        # Unknown layout: read the page's text like a scraped page.
-        plain = _TAG.sub(lambda m: "\n" if re.match(r"<(?:br|p|div|dd|dt|li|tr|h\d)\b", m.group(0), re.I)
-                         else "", clean)
-        plain = html_lib.unescape(plain)
-        return records + [dataclasses.replace(r, span=(0, len(text))) if r.span[1] > len(text) else r
+        # Unknown layout: read the page's text like a scraped page. Tags are blanked to the
+        # same length (a line break for block tags), so spans stay offsets into the page.
+        # Inline tags become a filler character that is dropped from the texts afterwards.
+        plain = _TAG.sub(lambda m: "\n" + " " * (len(m.group(0)) - 1) if _BLOCK_TAG.match(m.group(0))
+                         else _TAG_FILLER * len(m.group(0)), clean)
+        return records + [dataclasses.replace(r, text=_clean_lines(html_lib.unescape(r.text.replace(_TAG_FILLER, ""))))
                           for r in parse_scrape(plain, thread=thread, source=source)
                           if r.kind != "title" or not records]
     for start, end, head, body in posts:

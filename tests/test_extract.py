@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -177,8 +176,10 @@ def test_dataframe_api(seed_text, tmp_path):
 
 def test_html_without_a_known_layout_is_read_as_text():
     page = "<html><body><p>スレの本文です</p><p>そうだね&gt;&gt;1 違うと思う</p></body></html>"
-    recs = parse_html(page)
+    recs = parse_html(page.replace("違うと思う", "違う<b>と</b>思う"))
     assert [(r.reply_to, r.text) for r in recs if r.kind == "comment"][-1] == ([1], "違うと思う")
+    source = page.replace("違うと思う", "違う<b>と</b>思う")
+    assert "&gt;&gt;1 違う<b>と</b>思う" in source[recs[-1].span[0]:recs[-1].span[1]]  # spans index the page
 
 
 # --------------------------------------------------------------------------- bad input, through the real CLI

@@ -190,7 +190,7 @@ def test_kill_9_mid_session_loses_no_saved_label_and_leaves_no_half_line(tmp_pat
     tool.screen()
     saved = []
     for key in "nsd\rn" * 3:
-        screen = tool.press(key)
+        tool.press(key)
         if key in "n\r":
             saved.append(1)
     tool.child.send("n")                                               # a save in flight …

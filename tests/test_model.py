@@ -20,7 +20,7 @@ from conftest import ROOT, SEED, SHARED_DATA, run_cli
 from moderation.cli import cli
 from moderation.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadContext, build_featurizer
 from moderation.lexicon import Lexicon
-from moderation.model import ModelError, ModerationModel, TrainingError, load_model, save_model
+from moderation.model import ModelError, load_model, save_model
 from moderation.text import fold, fold_text, normalize, normalize_text
 
 AUTHORED = ROOT / "labels" / "authored.jsonl"
