@@ -68,8 +68,8 @@ def _nfkc_pieces(text: str):
                 if len(combined) == 1:
                     out[-1] = combined
                     continue
-                if p in "\u3099\u309a":  # a lone voiced mark that does not combine: drop it
-                    continue
+            if p in _VOICED_MARKS:  # a voiced mark that does not combine: drop it
+                continue
             out.append(p)
             origin.append(i)
     return out, origin
@@ -100,6 +100,7 @@ def normalize(text: str, *, max_repeat: int = 2) -> View:
     return View("".join(out), tuple(out_origin), len(text))
 
 
+_VOICED_MARKS = "\u3099\u309a"
 _REPEAT = re.compile(r"(.)\1{2,}", re.S)
 _MASK_TABLE = str.maketrans({c: WILDCARD for c in _MASKS})
 _KANA_TABLE = str.maketrans({chr(c): chr(c + _KATA_OFFSET) for c in range(_HIRA_START, _HIRA_END + 1)})
@@ -123,7 +124,10 @@ def normalize_text(text: str) -> str:
     >>> normalize_text("ﾁｮﾝｗｗｗｗ")
     'チョンww'
     """
-    return _REPEAT.sub(r"\1\1", unicodedata.normalize("NFKC", text).lower())
+    text = unicodedata.normalize("NFKC", text)
+    if "\u3099" in text or "\u309a" in text:  # voiced marks NFKC could not combine
+        text = text.replace("\u3099", "").replace("\u309a", "")
+    return _REPEAT.sub(r"\1\1", text.lower())
 
 
 def fold_text(text: str, *, kana: bool = True, normalized: bool = False) -> str:
