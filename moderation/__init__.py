@@ -13,10 +13,14 @@ __all__ = ["Moderator", "Decision", "extract", "__version__"]
 
 def __getattr__(name):
     # Imported on first use, so `moderation extract` does not pay for scikit-learn.
-    if name in ("Moderator", "Decision"):
-        from . import score
+    if name == "Moderator":
+        from .moderator import Moderator
 
-        return getattr(score, name)
+        return Moderator
+    if name == "Decision":
+        from .core import Decision
+
+        return Decision
     if name == "extract":
         from .extract import extract
 

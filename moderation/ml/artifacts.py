@@ -1,0 +1,207 @@
+"""The model directory: artifacts written atomically, checked by sha256 before loading.
+
+A model directory holds ``featurizer.joblib`` (the feature views, without the
+sentencepiece model), ``spm.model``, ``classifiers.joblib`` (one calibrated classifier
+per label) and ``manifest.json`` (version, creation time, training data summary,
+thresholds, cross-validated metrics, and the sha256 of every artifact). Nothing is
+unpickled before its hash is checked, and a model is written to a temporary directory
+and renamed into place, so a crash never leaves half a model.
+
+Examples
+--------
+>>> from moderation.moderator import default_model_path
+>>> read_manifest(default_model_path())["format"]
+'moderation-model/1'
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sklearn.pipeline import FeatureUnion
+
+from .. import __version__
+from ..core import ModelError
+from .calibration import threshold_to_json
+from .estimator import ModerationModel
+
+MODEL_FORMAT = "moderation-model/1"
+
+ARTIFACTS = ("featurizer.joblib", "classifiers.joblib", "spm.model")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: ModerationModel, out: str | os.PathLike, *, training: dict | None = None) -> dict:
+    """Write ``model`` to the directory ``out`` atomically and return its manifest.
+
+    The directory holds ``featurizer.joblib`` (without the sentencepiece model),
+    ``spm.model``, ``classifiers.joblib`` and ``manifest.json`` (version, creation time,
+    training data summary and sha256, thresholds, metrics, the sha256 of every artifact).
+    """
+    import joblib
+
+    out = check_output_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tmp.chmod(0o755)
+        (tmp / "spm.model").write_bytes(dict(model.featurizer_.transformer_list)["subwords"].sp_model_)
+        joblib.dump(_without_sentencepiece(model.featurizer_), tmp / "featurizer.joblib", compress=3)
+        classifiers = {"labels": model.labels, "label_models": model.labels_, "skipped": model.skipped_,
+                       "params": _plain_params(model)}
+        joblib.dump(classifiers, tmp / "classifiers.joblib", compress=3)
+        lexicon = dict(model.featurizer_.transformer_list)["lexicon"].lexicon_
+        created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        artifacts = {name: _sha256(tmp / name) for name in ARTIFACTS}
+        manifest = {
+            "format": MODEL_FORMAT,
+            "version": created.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(
+                "".join(artifacts.values()).encode()).hexdigest()[:8],
+            "created": created.isoformat(),
+            "package_version": __version__,
+            "labels": {
+                label: ({"trained": True, "hold": lm.hold, "reject": threshold_to_json(lm.reject), "metrics": lm.metrics}
+                        if (lm := model.labels_.get(label)) else
+                        {"trained": False, "reason": model.skipped_.get(label, "not trained")})
+                for label in model.labels},
+            "training_data": training or {},
+            "lexicon": {"version": lexicon.version, "sha256": lexicon.sha256, "entries": len(lexicon.entries)},
+            "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _plain_params(model).items()},
+            "artifacts": artifacts,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def check_output_dir(out: str | os.PathLike) -> Path:
+    """Where a model may be written: a new path, an empty directory or an existing model
+    directory (which is replaced); anything else is refused rather than deleted."""
+    out = Path(out).resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+        raise ModelError(f"{out}: exists and is not a model directory; refusing to replace it "
+                         "(choose a new --out, or an existing model directory to overwrite)")
+    return out
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished directory into place; an old model is replaced only after."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of a model directory, checked for form (not yet the artifact hashes)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"{path}: not a model directory (no such directory)")
+    manifest_path = path / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no manifest.json; not a model directory written by 'moderation train'") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{manifest_path}: not a {MODEL_FORMAT} manifest")
+    if not isinstance(manifest.get("artifacts"), dict) or not set(ARTIFACTS) <= set(manifest["artifacts"]):
+        raise ModelError(f"{manifest_path}: the manifest does not list the model's artifacts "
+                         f"({', '.join(ARTIFACTS)})")
+    return manifest
+
+
+def verify_model_dir(path: str | os.PathLike) -> dict:
+    """Check every artifact's sha256 against the manifest and refuse foreign files.
+
+    A joblib file runs code when it is loaded, so nothing is loaded before this passes.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    listed = set(manifest["artifacts"]) | {"manifest.json"}
+    for name, digest in manifest["artifacts"].items():
+        f = path / name
+        if "/" in name or name.startswith("."):
+            raise ModelError(f"{path}/manifest.json: artifact name {name!r} is not a plain file name")
+        if not f.is_file():
+            raise ModelError(f"{f}: missing (listed in the manifest)")
+        if _sha256(f) != digest:
+            raise ModelError(f"{f}: sha256 does not match the manifest; the file was changed or replaced, "
+                             "refusing to load it")
+    for f in path.iterdir():
+        if f.name not in listed and not f.name.startswith("."):
+            raise ModelError(f"{f}: not part of this model (not in its manifest); remove it or retrain")
+    return manifest
+
+
+def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
+    """Load a model directory after checking it; returns the model and its manifest."""
+    import joblib
+
+    path = Path(path)
+    manifest = verify_model_dir(path)
+    try:
+        featurizer = joblib.load(path / "featurizer.joblib")
+        classifiers = joblib.load(path / "classifiers.joblib")
+        dict(featurizer.transformer_list)["subwords"].sp_model_ = (path / "spm.model").read_bytes()
+    except Exception as exc:  # a verified file that still fails: another version of the package
+        raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); "
+                         "it may come from another version of moderation: retrain it") from None
+    params = {k: v for k, v in classifiers["params"].items()
+              if k in ModerationModel().get_params() and k != "featurizer"}
+    model = ModerationModel(**params)
+    model.featurizer_ = featurizer
+    model.labels_ = classifiers["label_models"]
+    model.skipped_ = classifiers["skipped"]
+    return model, manifest
+
+
+def _without_sentencepiece(featurizer: FeatureUnion) -> FeatureUnion:
+    """A shallow copy of ``featurizer`` whose subword view holds no sentencepiece bytes
+    (they are stored once, in ``spm.model``); the fitted model itself is left untouched."""
+    out = copy.copy(featurizer)
+    views = []
+    for name, trans in featurizer.transformer_list:
+        if name == "subwords":
+            trans = copy.copy(trans)
+            trans.sp_model_ = None
+        views.append((name, trans))
+    out.transformer_list = views
+    return out
+
+
+def _plain_params(model: ModerationModel) -> dict:
+    """The model's constructor parameters that a manifest can hold (a custom featurizer is
+    stored in ``featurizer.joblib``, not here)."""
+    params = model.get_params(deep=False)
+    if params.get("featurizer") is not None:
+        params["featurizer"] = type(params["featurizer"]).__name__
+    return params

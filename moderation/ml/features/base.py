@@ -1,0 +1,169 @@
+"""What every feature view shares: comments as columns, hashed n-grams, TF-IDF weighting,
+and the per-character contributions that explanations are made of."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_PRIME = np.uint64(1099511628211)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def strings(values) -> list[str]:
+    return [v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values]
+
+
+def columns(X) -> tuple[list[str], list[str]]:
+    """Texts and contexts of comments given as a DataFrame (``text``, optional ``context``),
+    a list of strings or one string; missing values become empty strings."""
+    if isinstance(X, pd.DataFrame):
+        if "text" not in X.columns:
+            raise ValueError("comments need a 'text' column")
+        texts = strings(X["text"].tolist())
+        contexts = strings(X["context"].tolist()) if "context" in X.columns else [""] * len(texts)
+        return texts, contexts
+    if X is None or not hasattr(X, "__iter__"):
+        raise TypeError(f"comments must be a DataFrame with a 'text' column or a list of strings, "
+                        f"not {type(X).__name__}")
+    texts = strings([X] if isinstance(X, str) else list(X))
+    return texts, [""] * len(texts)
+
+
+def string_input_tags(tags):
+    """scikit-learn tags of a transformer of comments: strings in, not a 2-d numeric array."""
+    tags.input_tags.string = True
+    tags.input_tags.two_d_array = False
+    return tags
+
+
+def effective_min_df(min_df: int, n_documents: int) -> int:
+    """``min_df`` as applied: 1 on fewer than 20 documents (a tiny corpus keeps every unit).
+
+    Examples
+    --------
+    >>> effective_min_df(2, 5), effective_min_df(2, 500)
+    (1, 2)
+    """
+    return min_df if n_documents >= 20 else 1
+
+
+def as_frame(X) -> pd.DataFrame:
+    """Comments as a DataFrame with ``text`` and ``context`` columns (strings, never NaN)."""
+    texts, contexts = columns(X)
+    return pd.DataFrame({"text": texts, "context": contexts})
+
+
+def texts_of(X) -> list[str]:
+    return columns(X)[0]
+
+
+# --------------------------------------------------------------------------- hashed character n-grams
+
+def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: int):
+    """Every character n-gram of every text as (doc index, start, n, bucket) arrays.
+
+    The whole batch is hashed with numpy in one pass (no Python loop over characters),
+    which is what makes feature extraction fast enough for a pre-moderation hook.
+    """
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)[: len(codes)]
+    offsets = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])) if len(texts) else np.zeros(0, np.int64)
+    if len(codes):
+        doc[codes == 0] = -1  # separators belong to no document
+    docs, starts, ns, buckets = [], [], [], []
+    lo, hi = ngram_range
+    with np.errstate(over="ignore"):
+        for n in range(lo, hi + 1):
+            m = len(codes) - n + 1
+            if m <= 0:
+                continue
+            h = np.full(m, np.uint64(n) * _MIX, dtype=np.uint64)
+            for k in range(n):
+                h = (h ^ codes[k:k + m]) * _PRIME
+            valid = (doc[:m] == doc[n - 1:n - 1 + m]) & (doc[:m] >= 0)
+            idx = np.nonzero(valid)[0]
+            hv = h[idx]
+            hv ^= hv >> np.uint64(29)
+            hv *= _MIX
+            hv ^= hv >> np.uint64(32)
+            d = doc[idx]
+            docs.append(d)
+            starts.append(idx - offsets[d])
+            ns.append(np.full(len(idx), n, dtype=np.int64))
+            buckets.append((hv % np.uint64(n_features)).astype(np.int64))
+    if not docs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    return np.concatenate(docs), np.concatenate(starts), np.concatenate(ns), np.concatenate(buckets)
+
+
+def l2_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (empty rows stay empty), in place."""
+    counts = np.diff(X.indptr)
+    rows = np.repeat(np.arange(X.shape[0]), counts)
+    norms = np.sqrt(np.bincount(rows, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    X.data = (X.data * scale[rows]).astype(np.float32)
+    return X
+
+
+class TfidfCounts:
+    """Sublinear TF, IDF learned in fit, rows L2-normalised: shared by the n-gram blocks."""
+
+    @staticmethod
+    def counts(rows, cols, n_rows, n_cols) -> sp.csr_matrix:
+        # COO → CSR sums duplicate (row, bucket) pairs; the column order within a row does not
+        # matter to anything downstream, so the costly sort is skipped.
+        return sp.coo_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)).tocsr()
+
+    @staticmethod
+    def idf(X: sp.csr_matrix, min_df: int) -> np.ndarray:
+        n = X.shape[0]
+        df = np.bincount(X.indices, minlength=X.shape[1])
+        idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+        idf[df < max(1, min_df)] = 0.0
+        return idf
+
+    @staticmethod
+    def weight(X: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        # Scaled in place on the stored values: a diagonal matrix product (and scikit-learn's
+        # parameter checks in normalize) cost more than the rest of a one-comment request.
+        X = X.copy()
+        X.data = ((1.0 + np.log(X.data)) * idf[X.indices]).astype(np.float32)
+        X.eliminate_zeros()
+        return l2_rows(X)
+
+
+def cached(owner, text, compute):
+    """A small per-transformer memo: explaining several labels of one comment reuses it."""
+    cache = owner.__dict__.setdefault("_explain_cache", {})
+    value = cache.get(text)
+    if value is None:
+        value = compute(text)
+        if len(cache) >= 64:
+            cache.clear()  # cheap, and safe while other server threads read it
+        cache[text] = value
+    return value
+
+
+def spread(length: int, values: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Add each value evenly over its ``[a, b)`` span of a zero array of ``length``."""
+    if not len(values):
+        return np.zeros(length, dtype=np.float64)
+    # Differences at each span's ends, summed up: one pass however many spans.
+    per_char = values / np.maximum(1, spans[:, 1] - spans[:, 0])
+    steps = np.zeros(length + 1, dtype=np.float64)
+    np.add.at(steps, spans[:, 0], per_char)
+    np.add.at(steps, spans[:, 1], -per_char)
+    return np.cumsum(steps)[:length]
+
+
+def without_cache(state: dict) -> dict:
+    state = dict(state)
+    state.pop("_explain_cache", None)
+    return state
+

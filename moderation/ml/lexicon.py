@@ -1,0 +1,269 @@
+"""The team's slur lexicon (``data/lexicon.tsv``), matched on normalised, obfuscation-folded text.
+
+Its hits are features for the classifier and spans that explain a flag to a moderator; a hit
+is never a verdict on its own (see ``data/LEXICON.md``).
+
+Examples
+--------
+>>> lex = Lexicon.load()
+>>> [(h.term, h.kind, h.span) for h in lex.find("あいつら チ ョ ン だろ")]
+[('チョン', 'slur', (5, 10))]
+>>> lex.find("鄭東泳(チョン・ドンヨン)長官")
+[]
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ..core import LexiconError
+from .text import WILDCARD, fold, fold_text, normalize, normalize_text
+
+CATEGORIES = ("nationality_ethnicity", "race", "gender", "sexuality", "disability", "descent", "religion")
+ENTRY_KINDS = ("slur", "mockery", "context")  # what a lexicon entry is (not a record kind)
+LANGS = ("ja", "ko", "zh", "en")
+_LATIN = re.compile(r"^[a-z0-9 '\-]+$")
+_KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
+_LATIN_WORD = re.compile(r"[a-z]{2}")
+_KATAKANA_CHAR = re.compile(r"[\u30a1-\u30fa\u30fc]")
+
+
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: str
+    spelling: str
+    category: str
+    lang: str
+    kind: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A lexicon term found in a text: ``span`` is ``[start, end)`` in the original text."""
+
+    term: str
+    matched: str
+    category: str
+    lang: str
+    kind: str
+    weight: float
+    span: tuple[int, int]
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("moderation") / "data" / name))
+
+
+class Lexicon:
+    """Slur, mockery and context terms with their categories, matched robustly.
+
+    CJK spellings are matched on the folded view (separators inserted inside a word
+    removed, masking marks such as ``○`` matching any one character), short katakana
+    spellings only where they are not part of a longer katakana word, and Latin
+    spellings on word boundaries. Known innocent phrases (``data/lexicon_exceptions.tsv``)
+    mask the hits they contain.
+
+    Parameters
+    ----------
+    entries : list of Entry
+    exceptions : list of str
+        Regular expressions, matched on normalised text.
+    version : str
+    sha256 : str
+        Digest of the lexicon file the entries were read from.
+    """
+
+    def __init__(self, entries: list[Entry], exceptions: list[str] = (), version: str = "0", sha256: str = ""):
+        self.entries = list(entries)
+        self.exceptions = list(exceptions)
+        self.version = version
+        self.sha256 = sha256
+        self._compile()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, exceptions: str | Path | None = None) -> "Lexicon":
+        """Read a lexicon TSV (default: the one shipped in the package)."""
+        if path is None:
+            return _default_lexicon()
+        return cls._read(Path(path), Path(exceptions) if exceptions else None)
+
+    @classmethod
+    def _read(cls, path: Path, exceptions_path: Path | None) -> "Lexicon":
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise LexiconError(f"{path}: cannot read the lexicon ({exc.strerror or exc})") from None
+        text = raw.decode("utf-8")
+        version = "0"
+        entries: list[Entry] = []
+        header = None
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if line.startswith("#"):
+                m = re.match(r"#\s*version:\s*(\S+)", line)
+                if m and lineno == 1:
+                    version = m.group(1)
+                continue
+            if not line.strip():
+                continue
+            row = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
+            if header is None:
+                header = row
+                continue
+            if len(row) != 7:
+                raise LexiconError(f"{path}:{lineno}: expected 7 tab-separated fields, found {len(row)}")
+            term, category, lang, kind, weight, variants, _note = row
+            if category not in CATEGORIES or kind not in ENTRY_KINDS or lang not in LANGS:
+                raise LexiconError(f"{path}:{lineno}: unknown category, kind or lang in {row[:4]}")
+            for spelling in [term] + [v for v in variants.split("|") if v]:
+                entries.append(Entry(term, spelling, category, lang, kind, float(weight)))
+        exc_path = exceptions_path or path.with_name("lexicon_exceptions.tsv")
+        patterns: list[str] = []
+        if exc_path.exists():
+            for line in exc_path.read_text(encoding="utf-8").splitlines():
+                if line.startswith("#") or not line.strip() or line.startswith("pattern\t"):
+                    continue
+                patterns.append(line.split("\t", 1)[0])
+            raw += exc_path.read_bytes()
+        return cls(entries, patterns, version, hashlib.sha256(raw).hexdigest())
+
+    def _compile(self) -> None:
+        self._by_folded: dict[str, Entry] = {}
+        self._by_latin: dict[str, Entry] = {}
+        for entry in self.entries:
+            spelling = normalize(entry.spelling).text
+            if _LATIN.match(spelling):
+                self._by_latin.setdefault(spelling, entry)
+            else:
+                self._by_folded.setdefault(fold(entry.spelling, kana=False).text, entry)
+        cjk = sorted(self._by_folded, key=len, reverse=True)
+        # A trie-shaped pattern keeps matching fast; texts with masking marks (支〇人) take a
+        # second pattern where each character may also be the WILDCARD.
+        self._cjk_re = re.compile(_trie_pattern(cjk)) if cjk else None
+        self._cjk_masked_re = re.compile("|".join(
+            "".join(f"[{re.escape(c)}{WILDCARD}]" for c in s) for s in cjk)) if cjk else None
+        latin = sorted(self._by_latin, key=len, reverse=True)
+        self._latin_re = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(s) for s in latin) + r")(?![a-z])") \
+            if latin else None
+        self._exceptions_re = re.compile("|".join(f"(?:{p})" for p in self.exceptions)) if self.exceptions else None
+        self._short_katakana = {k for k in self._by_folded if _KATAKANA.match(k) and len(k) <= 3}
+        self._by_term_kind = {(e.term, e.kind): e for e in self.entries}
+
+    def __getstate__(self):
+        return {"entries": self.entries, "exceptions": self.exceptions, "version": self.version,
+                "sha256": self.sha256}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def find(self, text: str) -> list[Hit]:
+        """Every lexicon hit in ``text``, in order, spans in the original text."""
+        if not text or not self.might_match(text):
+            return []
+        norm = normalize(text)
+        view = fold(norm, kana=False)
+        hits = [self._hit(entry, text, (view if where == "folded" else norm).span(a, b))
+                for entry, where, a, b in self._matches(norm.text, view.text)]
+        if self._exceptions_re is not None and hits:
+            masked = [norm.span(m.start(), m.end()) for m in self._exceptions_re.finditer(norm.text)
+                      if m.end() > m.start()]
+            hits = [h for h in hits if not any(a <= h.span[0] and h.span[1] <= b for a, b in masked)]
+        hits.sort(key=lambda h: h.span)
+        return hits
+
+    def match_entries(self, text: str) -> list[Entry]:
+        """The entries that hit ``text``, without spans: the fast path for features.
+
+        Only texts in which an exception phrase occurs take the exact, mapped pass.
+        """
+        if not text:
+            return []
+        norm = normalize_text(text)
+        if self._exceptions_re is not None and self._exceptions_re.search(norm):
+            return [self._by_term_kind[(h.term, h.kind)] for h in self.find(text)]
+        folded = fold_text(norm, kana=False, normalized=True) if self._cjk_re is not None else ""
+        return [entry for entry, _where, _a, _b in self._matches(norm, folded)]
+
+    def _matches(self, norm: str, folded: str):
+        """(entry, view, start, end) for every hit on the normalised and folded texts,
+        before exception phrases are applied."""
+        if self._cjk_re is not None and folded:
+            pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
+            for m in pattern.finditer(folded):
+                resolved = self._resolve(m.group(0))
+                if resolved is None:
+                    continue
+                key, entry = resolved
+                start, end = m.start(), m.end()
+                if key in self._short_katakana:
+                    before = folded[start - 1] if start else ""
+                    after = folded[end] if end < len(folded) else ""
+                    if _KATAKANA_CHAR.match(before) or _KATAKANA_CHAR.match(after):
+                        continue  # part of a longer katakana word (シナリオ, キュウリ)
+                yield entry, "folded", start, end
+        if self._latin_re is not None and _LATIN_WORD.search(norm):
+            for m in self._latin_re.finditer(norm):
+                yield self._by_latin[m.group(0)], "norm", m.start(), m.end()
+
+    def might_match(self, text: str) -> bool:
+        """A fast screen on the views without offset maps: False means no hit for sure
+        (up to normalisation corner cases), so most texts skip the slower exact pass."""
+        norm = normalize_text(text)
+        if self._latin_re is not None and _LATIN_WORD.search(norm) and self._latin_re.search(norm):
+            return True
+        if self._cjk_re is None:
+            return False
+        folded = fold_text(norm, kana=False, normalized=True)
+        pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
+        return pattern.search(folded) is not None
+
+    def _resolve(self, matched: str) -> tuple[str, Entry] | None:
+        """The (key, entry) a possibly masked match stands for; too many masks is no match."""
+        if WILDCARD not in matched:
+            entry = self._by_folded.get(matched)
+            return (matched, entry) if entry is not None else None
+        literal = sum(c != WILDCARD for c in matched)
+        if literal < 2 or literal * 2 < len(matched):
+            return None
+        for key, entry in self._by_folded.items():
+            if len(key) == len(matched) and all(m == WILDCARD or m == k for m, k in zip(matched, key)):
+                return key, entry
+        return None
+
+    @staticmethod
+    def _hit(entry: Entry, text: str, span: tuple[int, int]) -> Hit:
+        return Hit(entry.term, text[span[0]:span[1]], entry.category, entry.lang, entry.kind, entry.weight, span)
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regular expression for many words, factored by common prefix (longest match first)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:
+            body = "(?:" + body + ")?"
+        return body
+
+    return build(trie)
+
+
+@lru_cache(maxsize=1)
+def _default_lexicon() -> Lexicon:
+    return Lexicon._read(_data_path("lexicon.tsv"), None)
