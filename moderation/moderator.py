@@ -24,7 +24,7 @@ import pandas as pd
 
 from .context import ThreadContexts, build_context, is_tabular
 from .core import LABELS, SCORED_KINDS, Comment, Decision, ModelError, Reason
-from .extract import clean_text  # TODO(restructure): io module
+from .io.board_text import clean_text
 from .ml.artifacts import load_model
 from .ml.estimator import ModerationModel
 from .policy import Decider, PolicyConfig

@@ -1,0 +1,60 @@
+"""The ``moderation`` command line: one module per command, each a thin layer over a
+library function the Python API exposes too.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(cli, ["--version"]).output.startswith("moderation")
+True
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ... import __version__
+from ...core import ModerationError
+from .extract import extract_cmd
+from .label import label_cmd
+from .labels import labels_group
+from .score import score_cmd
+from .serve import serve_cmd
+from .train import eval_cmd, train_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="moderation")
+def cli():
+    """Comment moderation for web forums: extract posts from thread dumps, score them
+    for slurs, off-topic posts and posts a moderator would delete.
+
+    Example:
+
+        moderation extract seeds/
+    """
+
+
+for command in (extract_cmd, train_cmd, eval_cmd, score_cmd, serve_cmd, label_cmd, labels_group):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click's handling, plus a one-line message instead of a traceback."""
+    try:
+        cli.main(args=argv, prog_name="moderation", standalone_mode=True)
+    except (BrokenPipeError, SystemExit):
+        raise
+    except ModerationError as exc:  # raised while a generator was being consumed
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line; MODERATION_DEBUG=1 shows the traceback
+        if os.environ.get("MODERATION_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
+                   "rerun with MODERATION_DEBUG=1 for details and report it", err=True)
+        sys.exit(2)

@@ -1,0 +1,89 @@
+"""``moderation score``: comments in thread dumps or comment files, scored and decided."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ...core import ACTIONS, ModerationError
+from ...io import INPUT_FORMATS, extract
+from ...io.files import write_csv, write_jsonl
+from .common import default_format, output_stream, warn
+
+SCORE_COLUMNS = ["id", "thread", "no", "kind", "text", "slur", "off_topic", "delete", "action", "labels"]
+
+
+def default_jobs() -> int:
+    """The cores this process may use, at most 2 (more rarely pays for the copies)."""
+    return min(2, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 1
+
+
+@click.command("score")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
+@click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect).")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "jsonl")), default=None,
+              help="Output format (default: table on a terminal, jsonl otherwise).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.option("--only-flagged", is_flag=True, help="Only comments whose action is hold or reject.")
+@click.option("--explain", is_flag=True, help="Add the spans that raised each flagged label.")
+@click.option("--fail-on", type=click.Choice(("hold", "reject")), default=None,
+              help="Exit 1 when any comment reaches this action (for pipelines).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes scoring chunks (default: the cores available, at most 2).")
+def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, fail_on, jobs):
+    """Score comments in thread dumps or comment files: slur, off_topic and delete
+    probabilities, an action (allow / hold / reject) and the flagged labels.
+
+    PATHS are anything `moderation extract` reads; thread context (title, article,
+    earlier posts) reaches the model by itself. CSV/JSONL files are streamed.
+
+    Example:
+
+        moderation score seeds/ --only-flagged --explain
+    """
+    from ...moderator import Moderator, score_records
+    from ..report import Progress, print_scored
+
+    fmt = fmt or default_format(out)
+    try:
+        moderator = Moderator.load(model_dir)
+    except ModerationError as exc:
+        raise click.ClickException(str(exc)) from None
+    records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
+    rows_iter = score_records(moderator, records, explain=explain or fmt == "table", skipped=warn,
+                              jobs=jobs or default_jobs())
+    worst = {action: rank for rank, action in enumerate(ACTIONS)}
+    seen = {"max": 0, "n": 0}
+
+    with Progress(sys.stderr) as progress:
+        def tracked():
+            for row in rows_iter:
+                seen["n"] += 1
+                seen["max"] = max(seen["max"], worst[row["action"]])
+                progress.advance(seen["n"])
+                if only_flagged and row["action"] == "allow":
+                    continue
+                yield row
+
+        try:
+            if fmt == "table":
+                rows = list(tracked())
+                progress.stop()
+                with output_stream(out) as fh:
+                    print_scored(rows, fh, moderator.manifest)
+            else:
+                with output_stream(out, newline="" if fmt == "csv" else None) as fh:
+                    if fmt == "jsonl":
+                        write_jsonl(tracked(), fh)
+                    else:
+                        write_csv(tracked(), fh, columns=SCORE_COLUMNS + (["reasons"] if explain else []))
+        except ModerationError as exc:
+            raise click.ClickException(str(exc)) from None
+    elapsed = progress.elapsed
+    click.echo(f"scored {seen['n']:,} comments in {elapsed:.2f} s "
+               f"({seen['n'] / elapsed if elapsed > 0 else 0:,.0f} comments/s)", err=True)
+    if fail_on and seen["max"] >= worst[fail_on]:
+        sys.exit(1)
