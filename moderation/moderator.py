@@ -206,6 +206,7 @@ _WORKER_MODERATOR: Moderator | None = None  # set in the parent before the worke
 
 def _decide_chunk(texts: list[str], contexts: list[str], explain: bool) -> list[Decision]:
     frame = pd.DataFrame({"text": texts, "context": contexts})
+    assert _WORKER_MODERATOR is not None, "set by score_records before the workers fork"
     return _WORKER_MODERATOR.decide(frame, explain=explain)
 
 

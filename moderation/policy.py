@@ -187,7 +187,7 @@ def load_policy(path: str | os.PathLike | None) -> PolicyConfig:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

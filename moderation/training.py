@@ -65,7 +65,8 @@ def evaluate(data: Iterable[str | os.PathLike], model: str | os.PathLike | None 
     frame, summary = load_training_data(data, warn=warn)
     moderator = Moderator.load(model)
     scored = moderator.score(frame[["text", "context"]])
-    results, curves = {}, {}
+    results: dict[str, dict] = {}
+    curves = {}
     for label in LABELS:
         known = frame[label].notna().to_numpy()
         p = scored[label].to_numpy()[known]

@@ -150,7 +150,7 @@ class ModerationModel(BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         contexts = frame["context"].to_numpy()
         on_topic = np.nonzero((y == 0) & (frame["context"].str.strip() != "").to_numpy())[0]
-        distinct = np.unique(contexts[on_topic]) if len(on_topic) else []
+        distinct: np.ndarray = np.unique(contexts[on_topic]) if len(on_topic) else np.array([], dtype=object)
         if len(distinct) < 2:
             return M, y, None
         picked = rng.choice(on_topic, size=min(len(on_topic), int(self.context_swaps * len(on_topic))), replace=False)
@@ -184,6 +184,7 @@ class ModerationModel(BaseEstimator):
             ap = average_precision_score(y, decision)
             if best is None or ap > best[0] + 1e-9:
                 best = (ap, C, decision)
+        assert best is not None  # C_grid is never empty
         _ap, C, decision = best
         a, b = platt(decision, y)
         oof = 1.0 / (1.0 + np.exp(-(a * decision + b)))

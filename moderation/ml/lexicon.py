@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 import hashlib
 import re
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class Lexicon:
         Digest of the lexicon file the entries were read from.
     """
 
-    def __init__(self, entries: list[Entry], exceptions: list[str] = (), version: str = "0", sha256: str = ""):
+    def __init__(self, entries: Iterable[Entry], exceptions: Iterable[str] = (), version: str = "0", sha256: str = ""):
         self.entries = list(entries)
         self.exceptions = list(exceptions)
         self.version = version
@@ -161,7 +162,7 @@ class Lexicon:
                 "sha256": self.sha256}
 
     def __setstate__(self, state):
-        self.__init__(**state)
+        Lexicon.__init__(self, **state)
 
     def find(self, text: str) -> list[Hit]:
         """Every lexicon hit in ``text``, in order, spans in the original text."""
@@ -196,6 +197,7 @@ class Lexicon:
         before exception phrases are applied."""
         if self._cjk_re is not None and folded:
             pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
+            assert pattern is not None  # both are compiled together
             for m in pattern.finditer(folded):
                 resolved = self._resolve(m.group(0))
                 if resolved is None:
@@ -222,7 +224,7 @@ class Lexicon:
             return False
         folded = fold_text(norm, kana=False, normalized=True)
         pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
-        return pattern.search(folded) is not None
+        return pattern is not None and pattern.search(folded) is not None
 
     def _resolve(self, matched: str) -> tuple[str, Entry] | None:
         """The (key, entry) a possibly masked match stands for; too many masks is no match."""

@@ -59,7 +59,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
 
     def _counts(self, texts: list[str]) -> sp.csr_matrix:
         views = self._viewtexts_of(texts)
-        d, _s, _n, b = hashed_ngrams(views, tuple(self.ngram_range), self.n_features)
+        d, _s, _n, b = hashed_ngrams(views, _pair(self.ngram_range), self.n_features)
         return TfidfCounts.counts(d, b, len(texts), self.n_features)
 
     def fit(self, X, y=None):
@@ -85,7 +85,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 2), np.int64))
         if not view.text:
             return empty
-        _d, starts, ns, buckets = hashed_ngrams([view.text], tuple(self.ngram_range), self.n_features)
+        _d, starts, ns, buckets = hashed_ngrams([view.text], _pair(self.ngram_range), self.n_features)
         x = self.transform([text])
         if x.nnz == 0:
             return empty
@@ -108,3 +108,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         buckets, shares, spans = cached(self, text, self._occurrences)
         return spread(len(text), coef[buckets] * shares, spans)
 
+
+def _pair(ngram_range) -> tuple[int, int]:
+    lo, hi = ngram_range
+    return int(lo), int(hi)
