@@ -1,11 +1,12 @@
 """Extraction throughput: MB/s of scraped thread text on one core.
 
 Builds a large thread dump from the seed thread (every copy renumbered, so anchors and
-headers vary), then times :func:`moderation.extract.parse_scrape` on it and, as the
+headers vary), then times :func:`moderation.io.readers.scrape.parse_scrape` on it and, as the
 reference in the same run, the naive split a plain script would do (one record per line).
 
     python benchmarks/extract_bench.py [--mb 20] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,8 @@ import re
 import time
 from pathlib import Path
 
-from moderation.extract import extract_file, parse_scrape
+from moderation.io.extract import extract_file
+from moderation.io.readers.scrape import parse_scrape
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_4f4399744ce36bb6.txt"
@@ -26,11 +28,11 @@ def build_corpus(megabytes: float) -> str:
     target = int(megabytes * 1_000_000)
     while size < target:
         k += 1
-        chunk = re.sub(r">>(\d+)", lambda m: f">>{int(m.group(1)) + 30 * k}", body)
+        chunk = re.sub(r">>(\d+)", lambda m: f">>{int(m.group(1)) + 30 * k}", body)  # noqa: B023 (runs in this iteration)
         chunk = chunk.replace("- 5\n", f"- {5 + 30 * k}\n")
         parts.append(chunk)
         size += len(chunk.encode("utf-8"))
-    return "".join(parts) + seed[seed.rfind("\n/AFPBB News") + len("\n/AFPBB News"):]
+    return "".join(parts) + seed[seed.rfind("\n/AFPBB News") + len("\n/AFPBB News") :]
 
 
 def best_of(repeat: int, fn) -> float:
@@ -55,9 +57,11 @@ def main() -> None:
     path = Path("/tmp/extract_bench_dump.txt")
     path.write_text(text, encoding="utf-8")
     whole = best_of(args.repeat, lambda: sum(1 for _ in extract_file(path)))
-    print(f"corpus: {mb:.1f} MB of scraped thread text, {len(records):,} records "
-          f"({sum(r.kind == 'comment' for r in records):,} comments, "
-          f"{sum(r.kind == 'article' for r in records):,} articles)")
+    print(
+        f"corpus: {mb:.1f} MB of scraped thread text, {len(records):,} records "
+        f"({sum(r.kind == 'comment' for r in records):,} comments, "
+        f"{sum(r.kind == 'article' for r in records):,} articles)"
+    )
     print(f"parse_scrape (segmentation only): {mb / ours:8.1f} MB/s  ({ours:.2f} s)")
     print(f"extract_file (read+decode+detect): {mb / whole:8.1f} MB/s  ({whole:.2f} s)")
     print(f"reference: naive line split      {mb / naive:8.1f} MB/s  ({naive:.2f} s)")

@@ -1,4 +1,5 @@
 """The comment extractor on the seed thread, on fixtures of every input format, and on bad input."""
+
 from __future__ import annotations
 
 import json
@@ -6,23 +7,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, SEED, load_expected, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, SEED, load_expected, run_cli
 from moderation.cli import cli
-from moderation.extract import (
-    ExtractError, extract, extract_file, extract_frame, iter_csv, iter_jsonl, parse_dat, parse_html,
-    parse_scrape,
-)
+from moderation.core import ExtractError
+from moderation.io.extract import extract, extract_file, extract_frame
+from moderation.io.readers.dat import parse_dat
+from moderation.io.readers.html import parse_html
+from moderation.io.readers.scrape import parse_scrape
+from moderation.io.readers.tabular import iter_csv, iter_jsonl
 
 
 def shape(records) -> list[dict]:
-    return [{"kind": r.kind, "no": r.no, "reply_to": r.reply_to, "deleted": r.deleted, "text": r.text}
-            for r in records]
+    return [{"kind": r.kind, "no": r.no, "reply_to": r.reply_to, "deleted": r.deleted, "text": r.text} for r in records]
 
 
 # --------------------------------------------------------------------------- the seed thread
+
 
 def test_seed_segmentation_matches_the_pinned_expectation(seed_text):
     assert shape(parse_scrape(seed_text)) == load_expected(FIXTURES / "seed.expected.json")
@@ -88,12 +91,16 @@ def test_ids_are_stable_and_unique(seed_text):
 
 # --------------------------------------------------------------------------- fixtures of every format
 
+
 def fixture_cases():
     cases = []
     for expected in sorted(FIXTURES.glob("*/*.expected.json")):
         stem = expected.name[: -len(".expected.json")]
-        sources = [p for p in expected.parent.glob(stem + ".*")
-                   if "." not in p.name[len(stem) + 1:] and p.suffix not in (".json", ".md")]
+        sources = [
+            p
+            for p in expected.parent.glob(stem + ".*")
+            if "." not in p.name[len(stem) + 1 :] and p.suffix not in (".json", ".md")
+        ]
         for src in sources:
             cases.append(pytest.param(src, expected, id=f"{expected.parent.name}/{src.name}"))
     return cases
@@ -108,14 +115,19 @@ def test_fixture_segmentation(source: Path, expected: Path):
 
 
 def test_shift_jis_and_utf8_copies_give_the_same_records(tmp_path, seed_text):
-    for name, data in {"utf8": seed_text.encode("utf-8"), "bom": b"\xef\xbb\xbf" + seed_text.encode("utf-8"),
-                       "sjis": seed_text.encode("cp932", errors="strict") if _cp932_ok(seed_text) else None}.items():
+    for name, data in {
+        "utf8": seed_text.encode("utf-8"),
+        "bom": b"\xef\xbb\xbf" + seed_text.encode("utf-8"),
+        "sjis": seed_text.encode("cp932", errors="strict") if _cp932_ok(seed_text) else None,
+    }.items():
         if data is None:
             continue
         (tmp_path / name).mkdir()
         (tmp_path / name / "thread.txt").write_bytes(data)
-    results = [[{k: v for k, v in r.to_dict().items() if k != "source"}
-                for r in extract(tmp_path / d / "thread.txt")] for d in sorted(p.name for p in tmp_path.iterdir())]
+    results = [
+        [{k: v for k, v in r.to_dict().items() if k != "source"} for r in extract(tmp_path / d / "thread.txt")]
+        for d in sorted(p.name for p in tmp_path.iterdir())
+    ]
     assert all(r == results[0] for r in results[1:])
     assert len(results) >= 2
 
@@ -129,9 +141,11 @@ def _cp932_ok(text: str) -> bool:
 
 
 def test_dat_in_shift_jis_and_utf8(tmp_path):
-    dat = ("名無しさん<>sage<>2025/08/01(金) 12:34:56.78 ID:AbCd1234<> テスト &amp; 本文 <br> 二行目 <>テストスレ\n"
-           "名無しさん<><>2025/08/01(金) 12:35:00.00 ID:Zz<> <a href=\"../test/read.cgi/x/1/1\">&gt;&gt;1</a> 返信です <>\n"
-           "あぼーん<>あぼーん<>あぼーん<>あぼーん<>\n")
+    dat = (
+        "名無しさん<>sage<>2025/08/01(金) 12:34:56.78 ID:AbCd1234<> テスト &amp; 本文 <br> 二行目 <>テストスレ\n"
+        '名無しさん<><>2025/08/01(金) 12:35:00.00 ID:Zz<> <a href="../test/read.cgi/x/1/1">&gt;&gt;1</a> 返信です <>\n'
+        "あぼーん<>あぼーん<>あぼーん<>あぼーん<>\n"
+    )
     (tmp_path / "u").mkdir()
     (tmp_path / "s").mkdir()
     (tmp_path / "u" / "t.dat").write_text(dat, encoding="utf-8")
@@ -150,27 +164,41 @@ def test_dat_in_shift_jis_and_utf8(tmp_path):
 
 def test_tabular_inputs_pass_columns_through(tmp_path):
     csv_path = tmp_path / "c.csv"
-    csv_path.write_text('id,text,reply_to,thread_title,score\nA1,"こんにちは, 世界",">>3",スレ,0.5\n'
-                        'A2,"二行\n目",,スレ,1\n', encoding="utf-8")
+    csv_path.write_text(
+        'id,text,reply_to,thread_title,score\nA1,"こんにちは, 世界",">>3",スレ,0.5\nA2,"二行\n目",,スレ,1\n',
+        encoding="utf-8",
+    )
     recs = list(extract(csv_path))
     assert [(r.id, r.text, r.reply_to) for r in recs] == [("A1", "こんにちは, 世界", [3]), ("A2", "二行\n目", [])]
     assert recs[0].extra == {"score": "0.5", "thread_title": "スレ"}
     text = csv_path.read_text(encoding="utf-8")
     for rec in recs:
-        assert text[rec.span[0]:rec.span[1]].startswith(rec.id)
+        assert text[rec.span[0] : rec.span[1]].startswith(rec.id)
     jsonl = tmp_path / "c.jsonl"
     jsonl.write_text('{"id": 7, "text": "やあ", "no": 3}\nnot json\n{"no": 4}\n', encoding="utf-8")
     warnings: list[str] = []
     recs = list(extract(jsonl, warn=warnings.append))
-    assert [(r.kind, r.id, r.no, r.text) for r in recs][0] == ("comment", "7", 3, "やあ")
+    assert (recs[0].kind, recs[0].id, recs[0].no, recs[0].text) == ("comment", "7", 3, "やあ")
     assert [r.kind for r in recs] == ["comment", "meta", "meta"]
     assert len(warnings) == 2 and ":2:" in warnings[0] and ":3:" in warnings[1]
 
 
 def test_dataframe_api(seed_text, tmp_path):
     frame = extract_frame(SEED)
-    assert list(frame.columns[:12]) == ["thread", "id", "no", "kind", "text", "reply_to", "deleted", "author",
-                                        "posted_at", "urls", "span", "source"]
+    assert list(frame.columns[:12]) == [
+        "thread",
+        "id",
+        "no",
+        "kind",
+        "text",
+        "reply_to",
+        "deleted",
+        "author",
+        "posted_at",
+        "urls",
+        "span",
+        "source",
+    ]
     assert (frame["kind"] == "article").sum() == 3
 
 
@@ -179,10 +207,11 @@ def test_html_without_a_known_layout_is_read_as_text():
     recs = parse_html(page.replace("違うと思う", "違う<b>と</b>思う"))
     assert [(r.reply_to, r.text) for r in recs if r.kind == "comment"][-1] == ([1], "違うと思う")
     source = page.replace("違うと思う", "違う<b>と</b>思う")
-    assert "&gt;&gt;1 違う<b>と</b>思う" in source[recs[-1].span[0]:recs[-1].span[1]]  # spans index the page
+    assert "&gt;&gt;1 違う<b>と</b>思う" in source[recs[-1].span[0] : recs[-1].span[1]]  # spans index the page
 
 
 # --------------------------------------------------------------------------- bad input, through the real CLI
+
 
 def test_cli_extract_jsonl_and_csv(tmp_path):
     out = tmp_path / "posts.jsonl"
@@ -210,12 +239,15 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda d: d / "missing.txt", "no such file or directory"),
-    (lambda d: _mkdir(d / "empty_dir"), "directory has no files"),
-    (lambda d: _write(d / "g.txt", bytes(range(256)) * 20), "binary"),
-    (lambda d: _write(d / "e.txt", b"\x82\xa0\xff\xfe\x80\x85\x9f" * 50), "--encoding"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: d / "missing.txt", "no such file or directory"),
+        (lambda d: _mkdir(d / "empty_dir"), "directory has no files"),
+        (lambda d: _write(d / "g.txt", bytes(range(256)) * 20), "binary"),
+        (lambda d: _write(d / "e.txt", b"\x82\xa0\xff\xfe\x80\x85\x9f" * 50), "--encoding"),
+    ],
+)
 def test_cli_bad_input_one_line_no_traceback(tmp_path, make, message):
     path = make(tmp_path)
     res = run_cli("extract", str(path))
@@ -258,6 +290,7 @@ def test_csv_without_text_column_is_a_clear_error(tmp_path):
 
 # --------------------------------------------------------------------------- properties
 
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_any_string_parses_and_spans_lie_inside(text):
@@ -267,11 +300,33 @@ def test_any_string_parses_and_spans_lie_inside(text):
             assert rec.kind in ("article", "comment", "title", "meta")
 
 
-board_text = st.lists(st.one_of(
-    st.sampled_from([">>1", ">>12\n", "＞＞３ ", "https://example.com/x", "\n", "。", "w", "名無し2025/07/27(Sun) 10:58:14(1/1)\n",
-                     "- 5\n", "このレスは削除されています\n", "ツイートLINEお気に入り\n", "29\n", "/AFPBB News\n",
-                     "米国務省は24日、協議を開始したと明らかにした。政府は対応を検討している。\n", "<br>", "<>", "&gt;&gt;2"]),
-    st.text(max_size=20)), max_size=40).map("".join)
+board_text = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                ">>1",
+                ">>12\n",
+                "＞＞３ ",
+                "https://example.com/x",
+                "\n",
+                "。",
+                "w",
+                "名無し2025/07/27(Sun) 10:58:14(1/1)\n",
+                "- 5\n",
+                "このレスは削除されています\n",
+                "ツイートLINEお気に入り\n",
+                "29\n",
+                "/AFPBB News\n",
+                "米国務省は24日、協議を開始したと明らかにした。政府は対応を検討している。\n",
+                "<br>",
+                "<>",
+                "&gt;&gt;2",
+            ]
+        ),
+        st.text(max_size=20),
+    ),
+    max_size=40,
+).map("".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -298,6 +353,7 @@ def test_any_bytes_give_records_or_a_clear_error(tmp_path_factory, data):
 @given(st.text())
 def test_any_jsonl_or_csv_text(text):
     import io
+
     for rec in iter_jsonl(io.StringIO(text)):
         assert rec.span[1] <= len(text)
     try:
@@ -309,6 +365,7 @@ def test_any_jsonl_or_csv_text(text):
 
 # --------------------------------------------------------------------------- regressions from review
 
+
 def test_a_post_that_ends_with_a_date_is_not_a_header():
     text = "試合どうだった？\n- 2\n名無し2025/08/01(Fri) 12:00:01(1/1)\nチョンは半島に帰れ 2025/08/01 12:00\n"
     recs = parse_scrape(text)
@@ -316,7 +373,10 @@ def test_a_post_that_ends_with_a_date_is_not_a_header():
 
 
 def test_a_news_name_in_a_post_is_not_a_credit_line():
-    text = ">>1\n政府は31日、消費税を引き上げる方針を固めた。財務省は来年度から実施する予定だという。\n毎日増税ばかりで嫌になるね\n"
+    text = (
+        ">>1\n政府は31日、消費税を引き上げる方針を固めた。財務省は来年度から実施する予定だという。\n"
+        "毎日増税ばかりで嫌になるね\n"
+    )
     recs = parse_scrape(text)
     assert [r.kind for r in recs] == ["comment"] and recs[0].text.endswith("嫌になるね")
 
@@ -330,7 +390,7 @@ def test_unreadable_rows_are_kept_and_bad_characters_replaced(tmp_path):
     big.write_text('id,text\n1,hello\n2,"unclosed\n', encoding="utf-8")
     warnings: list[str] = []
     recs = list(extract(big, warn=warnings.append))
-    assert [r.id for r in recs][0] == "1" and len(recs) == 2  # the broken row is a meta record, not lost
+    assert recs[0].id == "1" and len(recs) == 2  # the broken row is a meta record, not lost
     sur = tmp_path / "s.jsonl"
     sur.write_text('{"text": "ok"}\n{"text": "bad \\ud800 x"}\n', encoding="utf-8")
     res = run_cli("extract", str(sur), "--format", "jsonl")

@@ -1,0 +1,260 @@
+"""What board text looks like, shared by every reader: reply anchors, URLs, dates, deletion
+notices, stable record ids, HTML fragments, and the cleaning of a post's text.
+
+Examples
+--------
+>>> anchor_numbers(">>3-5,8")
+[3, 4, 5, 8]
+>>> URL_RE.findall("ソースhttps://example.com/a より")
+['https://example.com/a']
+>>> iso_time("2025/07/27(Sun) 10:58:14")
+'2025-07-27T10:58:14'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import re
+
+_DIGITS = "0-9０-９"
+_ANCHOR_MARK = r"(?:>>|＞＞|≫|&gt;&gt;)"
+_ANCHOR_NUM = rf"[{_DIGITS}]+(?:[ \t]?[-－−〜~][ \t]?[{_DIGITS}]+)?"
+# ">>3-5,8 >>10": further numbers join the group after a comma, or after whitespace only
+# with a new mark (">>3\n1万円…" is an anchor and a post that starts with a number).
+#: A run of reply anchors (``>>3-5,8 >>10``, full-width ``＞＞１２``, HTML-escaped ``&gt;&gt;2``).
+ANCHOR_GROUP = re.compile(
+    rf"{_ANCHOR_MARK}[ \t]?{_ANCHOR_NUM}"
+    rf"(?:[ \t]*[,、，][ \t]*(?:{_ANCHOR_MARK}[ \t]?)?{_ANCHOR_NUM}|\s*{_ANCHOR_MARK}[ \t]?{_ANCHOR_NUM})*"
+)
+_ANCHOR_NUMBERS = re.compile(rf"([{_DIGITS}]+)(?:\s?[-－−〜~]\s?([{_DIGITS}]+))?")
+#: A URL as boards write it (``ttp://`` included: a common way to post a link unlinked).
+URL_RE = re.compile(r"(?:https?|ttps?|ftp)://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_MAX_RANGE = 50
+
+
+def anchor_numbers(anchor: str) -> list[int]:
+    """Post numbers named by an anchor group: ``>>3-5,8`` → ``[3, 4, 5, 8]``.
+
+    Parameters
+    ----------
+    anchor : str
+        Text matched by :data:`ANCHOR_GROUP`. A range wider than 50 posts counts as its first number.
+
+    Returns
+    -------
+    list of int
+        Each number once, in order of appearance.
+
+    Examples
+    --------
+    >>> anchor_numbers("＞＞１０ ＞＞１１")
+    [10, 11]
+    """
+    out: list[int] = []
+    for m in _ANCHOR_NUMBERS.finditer(anchor):
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if hi < lo or hi - lo > _MAX_RANGE:
+            hi = lo
+        for n in range(lo, hi + 1):
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def stable_id(thread: str, kind: str, text: str, seen: dict) -> str:
+    """An id from the content, so it stays put when posts before it are added or removed.
+
+    Parameters
+    ----------
+    thread, kind, text : str
+        What the id is computed from.
+    seen : dict
+        Per-thread counter of ``(kind, text)`` pairs, updated here, so repeated posts get distinct ids.
+
+    Returns
+    -------
+    str
+        ``<thread>-<12 hex digits>``.
+
+    Examples
+    --------
+    >>> seen = {}
+    >>> stable_id("t", "comment", "同じ", seen) != stable_id("t", "comment", "同じ", seen)
+    True
+    """
+    key = (kind, text)
+    seen[key] = seen.get(key, 0) + 1
+    digest = hashlib.sha1(f"{thread}\0{kind}\0{text}\0{seen[key]}".encode()).hexdigest()[:12]
+    return f"{thread}-{digest}"
+
+
+_DELETED_BODY = re.compile(
+    r"^(?:このレスは削除されています|このレスは削除されました|この投稿は削除されました|"
+    r"このコメントは削除されました|このコメントは削除されています|削除されました|"
+    r"投稿者により削除されました|管理者により削除されました|あぼーん|透明あぼーん)[。\s]*$"
+)
+
+
+def is_deletion_notice(text: str) -> bool:
+    """Whether a post's whole text is a board's notice that it was deleted.
+
+    Examples
+    --------
+    >>> is_deletion_notice(" このレスは削除されています "), is_deletion_notice("あぼーんされた")
+    (True, False)
+    """
+    return bool(_DELETED_BODY.match(text.strip()))
+
+
+_DATE = re.compile(
+    r"(?P<y>\d{4})[/\-年](?P<mo>\d{1,2})[/\-月](?P<d>\d{1,2})日?\s*(?:[(（][^)）\n]{1,4}[)）])?\s*"
+    r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?(?:\.\d+)?"
+)
+
+
+def iso_time(text: str) -> str | None:
+    """The first date-time in ``text`` as ISO 8601 (board times carry no zone).
+
+    Returns
+    -------
+    str or None
+        None when there is no date-time, or it is not a valid one.
+
+    Examples
+    --------
+    >>> iso_time("2025/08/01(金) 12:34:56.78 ID:AbCd1234")
+    '2025-08-01T12:34:56'
+    >>> iso_time("2025/13/01 12:00") is None
+    True
+    """
+    m = _DATE.search(text)
+    if not m:
+        return None
+    y, mo, d, h, mi = (int(m.group(k)) for k in ("y", "mo", "d", "h", "mi"))
+    s = int(m.group("s") or 0)
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+
+
+def clean_text(text: str) -> str:
+    r"""A comment's text as every entry point scores it: CRLF as LF, outer blanks removed.
+
+    Examples
+    --------
+    >>> clean_text("  本文\r\n二行目 ")
+    '本文\n二行目'
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def is_encodable(text: str) -> bool:
+    r"""Whether ``text`` can be written as UTF-8 (no lone surrogates).
+
+    Examples
+    --------
+    >>> is_encodable("ok"), is_encodable("bad \ud800")
+    (True, False)
+    """
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` past surrounding whitespace.
+
+    Examples
+    --------
+    >>> strip_span("  本文 \\n", 0, 6)
+    (2, 4)
+    """
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def clean_lines(text: str) -> str:
+    r"""Strip each line's ends and drop blank lines at the edges; keep inner line breaks.
+
+    Examples
+    --------
+    >>> clean_lines("\n 一行目 \r\n\n 三行目\n\n")
+    '一行目\n\n三行目'
+    """
+    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def head_lines(sample: str) -> list[str]:
+    """The non-blank lines among the first 20 lines of ``sample``: what format sniffers look at.
+
+    Examples
+    --------
+    >>> head_lines("a\\n\\n b\\n")
+    ['a', ' b']
+    """
+    return [ln for ln in sample.splitlines()[:20] if ln.strip()]
+
+
+# --------------------------------------------------------------------------- HTML fragments
+
+#: Any HTML tag.
+TAG = re.compile(r"<[^>]*>")
+_BR = re.compile(r"\s*<br\s*/?>\s*", re.I)
+
+
+def html_to_text(fragment: str) -> str:
+    """A post body's HTML as plain text: ``<br>`` to newlines, tags dropped, entities decoded.
+
+    Examples
+    --------
+    >>> html_to_text(' <a href="x">&gt;&gt;1</a> 本文 <br> 二行目 ')
+    '>>1 本文\\n二行目'
+    """
+    fragment = _BR.sub("\n", fragment)
+    fragment = re.sub(r"</?(?:p|div|dd|li)\b[^>]*>", "\n", fragment, flags=re.I)
+    fragment = TAG.sub("", fragment)
+    return clean_lines(html_lib.unescape(fragment))
+
+
+def _split_leading_anchors(body: str) -> tuple[list[int], str]:
+    """Leading reply anchors of a post body, and the body without them."""
+    stripped = body.lstrip()
+    m = ANCHOR_GROUP.match(stripped)
+    if not m:
+        return [], body
+    return anchor_numbers(m.group(0)), clean_lines(stripped[m.end() :])
+
+
+def reply_numbers(body: str) -> tuple[list[int], str]:
+    """All anchors of a post that was already split (``.dat``, HTML): the leading ones
+    are removed from the text, later ones stay in it as references but count as replies.
+
+    Returns
+    -------
+    reply_to : list of int
+    text : str
+        The body without its leading anchors.
+
+    Examples
+    --------
+    >>> reply_numbers(">>2 それは>>5の話")
+    ([2, 5], 'それは>>5の話')
+    """
+    reply_to, text = _split_leading_anchors(body)
+    for m in ANCHOR_GROUP.finditer(text):
+        for n in anchor_numbers(m.group(0)):
+            if n not in reply_to:
+                reply_to.append(n)
+    return reply_to, text

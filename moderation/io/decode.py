@@ -1,0 +1,171 @@
+r"""Bytes to text: encoding detection, decoding, and the binary-file checks.
+
+Thread dumps come in UTF-8 (with or without a BOM), Shift_JIS/CP932 and EUC-JP, and
+directories of dumps hold images and archives too. Every reader gets its text from here,
+so the same bytes always decode the same way and a binary file is refused with one line.
+
+Examples
+--------
+>>> detect_encoding("スレッド".encode("cp932"))
+'cp932'
+>>> decode(b"\xef\xbb\xbf" + "本文".encode())
+'本文'
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from ..core import ExtractError
+
+_BINARY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_AUTO_ENCODINGS = ("utf-8", "cp932", "euc_jp")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_JA_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af\u3000-\u303f\uff01-\uff5e]")
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    return b"\x00" in head and not (head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE))
+
+
+def _plausibility(text: str) -> float:
+    """How much a decoded sample looks like real text: share of CJK/kana and ASCII letters."""
+    if not text:
+        return 1.0
+    cjk = len(_JA_CHAR.findall(text))
+    ascii_text = sum(1 for ch in text if " " <= ch <= "~" or ch in "\n\r\t")
+    # Half-width katakana and rare symbols are what a wrong decoding of CP932/EUC-JP produces.
+    odd = sum(1 for ch in text if "\uff61" <= ch <= "\uff9f" or "\u0080" <= ch <= "\u00ff")
+    return (cjk + ascii_text - 3 * odd) / len(text)
+
+
+def detect_encoding(data: bytes, *, name: str = "input") -> str:
+    """Name the encoding of ``data``: BOM first, then a declared HTML charset, then the
+    candidate among UTF-8, CP932 and EUC-JP that decodes cleanly and reads most like text.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's bytes (or its first MiB and more; only that much is sampled).
+    name : str
+        What to call the input in error messages (its path).
+
+    Returns
+    -------
+    str
+        A Python codec name.
+
+    Raises
+    ------
+    ExtractError
+        When the bytes look binary or no candidate decodes them.
+
+    Examples
+    --------
+    >>> detect_encoding("こんにちは".encode("euc_jp"))
+    'euc_jp'
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if _looks_binary(data):
+        raise ExtractError(f"{name}: looks like a binary file, not a thread dump or comment file")
+    sample = data[: 1 << 20]
+    declared = _META_CHARSET.search(sample[:4096])
+    candidates = list(_AUTO_ENCODINGS)
+    if declared:
+        enc = declared.group(1).decode("ascii").lower()
+        enc = {
+            "shift_jis": "cp932",
+            "shift-jis": "cp932",
+            "sjis": "cp932",
+            "x-sjis": "cp932",
+            "windows-31j": "cp932",
+            "euc-jp": "euc_jp",
+        }.get(enc, enc)
+        try:
+            codecs.lookup(enc)
+            candidates.insert(0, enc)
+        except LookupError:
+            pass
+    scored: list[tuple[float, int, str]] = []
+    for enc in candidates:
+        try:
+            decoder = codecs.getincrementaldecoder(enc)(errors="strict")
+            text = decoder.decode(sample, final=len(sample) == len(data))
+        except UnicodeDecodeError:
+            continue
+        if _BINARY_CONTROL.search(text[:8192]) and len(_BINARY_CONTROL.findall(text[:8192])) > 8:
+            continue
+        if declared and enc == candidates[0]:
+            return enc
+        scored.append((_plausibility(text[:65536]), -len(scored), enc))
+    if not scored:
+        raise ExtractError(
+            f"{name}: could not detect the text encoding (tried UTF-8, Shift_JIS/CP932, EUC-JP); "
+            "pass --encoding, e.g. --encoding cp932"
+        )
+    return max(scored)[2]
+
+
+def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> str:
+    """Decode a whole file's bytes, detecting the encoding unless one is given.
+
+    A UTF-8 BOM is dropped, so UTF-8 copies with and without it give the same offsets.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    encoding : str, optional
+        A Python codec name; None detects it (:func:`detect_encoding`).
+    name : str
+        What to call the input in error messages (its path).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ExtractError
+        For an unknown codec, bytes the codec cannot decode, or text that looks binary.
+
+    Examples
+    --------
+    >>> decode("本文".encode("cp932"), "cp932")
+    '本文'
+    """
+    enc = encoding or detect_encoding(data, name=name)
+    try:
+        text = data.decode(enc)
+    except LookupError:
+        raise ExtractError(
+            f"{name}: unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp932 or euc_jp"
+        ) from None
+    except UnicodeDecodeError as exc:
+        hint = "pass the right --encoding" if encoding else "pass --encoding"
+        raise ExtractError(f"{name}: cannot decode byte {exc.start} as {enc}; {hint} (e.g. --encoding cp932)") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _BINARY_CONTROL.search(text[:8192]) and len(_BINARY_CONTROL.findall(text[:8192])) > 8:
+        raise ExtractError(f"{name}: looks like a binary file, not a thread dump or comment file")
+    return text
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the file at ``path``.
+
+    Raises
+    ------
+    ExtractError
+        When the file cannot be read; the message names it and says why.
+    """
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot read ({exc.strerror or exc})") from None

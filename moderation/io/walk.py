@@ -1,0 +1,70 @@
+"""The files a list of paths names, with directories walked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..core import ExtractError
+from . import registry
+
+
+def walk(
+    paths: Iterable[str | os.PathLike],
+    *,
+    suffixes: Iterable[str] | None = None,
+    describe: str = "files to read (.txt, .dat, .html, .csv, .jsonl, …)",
+) -> list[Path]:
+    """The files named, with directories walked: sorted, hidden files and folders skipped,
+    and only files with one of ``suffixes`` (default: the readable formats' extensions, or
+    none), so a README.md or an expected.json beside the dumps is not read as a thread.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Files (taken as they are, whatever their suffix) and directories (walked).
+    suffixes : iterable of str, optional
+        Lower-case suffixes with their dot; default :func:`moderation.io.registry.extensions`
+        and files without a suffix.
+    describe : str
+        What the files are, for the error about a directory without any.
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    ExtractError
+        For a path that does not exist or a directory with no such files in it.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.dat", "a.txt", "README.md", ".hidden.txt"):
+    ...     _ = (d / name).write_text("x")
+    >>> [p.name for p in walk([d])]
+    ['a.txt', 'b.dat']
+    """
+    allowed = {s.lower() for s in suffixes} if suffixes is not None else registry.extensions() | {""}
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise ExtractError(f"{p}: no such file or directory")
+        if path.is_dir():
+            found = sorted(
+                f
+                for f in path.rglob("*")
+                if f.is_file()
+                and not any(part.startswith(".") for part in f.relative_to(path).parts)
+                and f.suffix.lower() in allowed
+            )
+            if not found:
+                raise ExtractError(f"{p}: directory has no {describe}")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
