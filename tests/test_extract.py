@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation.cli import cli
-from moderation.core import ExtractError
+from moderation.core import Comment, ExtractError
+from moderation.io import registry
 from moderation.io.extract import extract, extract_file, extract_frame
 from moderation.io.readers.dat import parse_dat
 from moderation.io.readers.html import parse_html
@@ -395,3 +397,107 @@ def test_unreadable_rows_are_kept_and_bad_characters_replaced(tmp_path):
     sur.write_text('{"text": "ok"}\n{"text": "bad \\ud800 x"}\n', encoding="utf-8")
     res = run_cli("extract", str(sur), "--format", "jsonl")
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 2 and ":2:" in res.stderr
+
+
+# --------------------------------------------------------------------------- the reader registry
+
+
+def _read_lines_format(text: str, *, thread: str, source: str, warn=None) -> list[Comment]:
+    """A toy format: one comment per ``+``-prefixed line."""
+    out, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        if line.startswith("+"):
+            out.append(
+                Comment(
+                    thread,
+                    f"{thread}-{len(out)}",
+                    len(out) + 1,
+                    "comment",
+                    line[1:].strip(),
+                    span=(pos, pos + len(line.rstrip())),
+                    source=source,
+                )
+            )
+        pos += len(line)
+    return out
+
+
+def test_a_registered_reader_is_detected_and_used(tmp_path):
+    reader = registry.Reader(
+        "plus", _read_lines_format, extensions=(".plus",), sniff=lambda sample: sample.startswith("+"), priority=5
+    )
+    registry.register(reader)
+    try:
+        assert "plus" in registry.input_formats() and "plus" not in registry.INPUT_FORMATS
+        (tmp_path / "a.plus").write_text("+一つ目\n+二つ目\n", encoding="utf-8")
+        (tmp_path / "b.txt").write_text("+本文\n", encoding="utf-8")  # claimed by content, before the extension
+        recs = list(extract(tmp_path))
+        assert [(r.source_format, r.no, r.text) for r in recs] == [
+            ("plus", 1, "一つ目"),
+            ("plus", 2, "二つ目"),
+            ("plus", 1, "本文"),
+        ]
+        assert [r.text for r in extract_file(tmp_path / "b.txt", input_format="scrape")] == ["+本文"]
+        with pytest.raises(ExtractError, match="taken"):
+            registry.register(reader)
+    finally:
+        registry.unregister("plus")
+    assert "plus" not in registry.input_formats()
+    assert [r.source_format for r in extract(tmp_path / "b.txt")] == ["scrape"]
+    with pytest.raises(ExtractError, match="unknown input format 'plus'"):
+        list(extract_file(tmp_path / "a.plus", input_format="plus"))
+
+
+PLUGIN = """
+from moderation.core import Comment
+from moderation.io.registry import Reader
+
+
+def read(text, *, thread, source, warn=None):
+    return [Comment(thread, f"{thread}-{i}", i, "comment", line.strip(), source=source)
+            for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+READER = Reader("linewise", read, extensions=(".lines",))
+"""
+
+
+@pytest.fixture
+def installed_reader(tmp_path, monkeypatch):
+    """A reader package installed the way pip leaves one: a module and a dist-info with an entry point."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "linewise_reader.py").write_text(PLUGIN, encoding="utf-8")
+    info = site / "linewise_reader-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: linewise-reader\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(
+        "[moderation.readers]\nlinewise = linewise_reader:READER\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    registry.reload_plugins()
+    yield site
+    registry.reload_plugins()
+    sys.modules.pop("linewise_reader", None)
+
+
+def test_a_reader_from_an_entry_point_is_used(installed_reader, tmp_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    path = dumps / "posts.lines"
+    path.write_text("一行目\n\n二行目\n", encoding="utf-8")
+    assert registry.input_formats()[-1] == "linewise"
+    recs = list(extract(path))
+    assert [(r.source_format, r.no, r.text) for r in recs] == [("linewise", 1, "一行目"), ("linewise", 3, "二行目")]
+    assert [r.text for r in extract(dumps)] == ["一行目", "二行目"]  # a directory walk picks .lines up
+    # The real CLI, in a process that finds the package on its path.
+    res = run_cli("extract", str(path), "--format", "jsonl", env={"PYTHONPATH": str(installed_reader)})
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line)["text"] for line in res.stdout.splitlines()] == ["一行目", "二行目"]
+
+
+def test_a_broken_reader_plugin_is_named_in_one_line(installed_reader, tmp_path):
+    (installed_reader / "linewise_reader.py").write_text("raise ImportError('no such thing')\n", encoding="utf-8")
+    (tmp_path / "t.txt").write_text("本文", encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"reader plugin 'linewise' \(linewise_reader:READER.*cannot be loaded"):
+        list(extract(tmp_path / "t.txt"))
