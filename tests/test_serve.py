@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, run_cli
+from moderation.core import LABELS
 from moderation.labels import load_training_data, read_events
-from moderation.model import LABELS
-from moderation.score import Moderator
+from moderation.moderator import Moderator
 
 MODEL = ROOT / "models" / "default"
 THREAD = "【グルメ】ラーメン一杯1000円の壁、もはや当たり前に？　原材料高で値上げ相次ぐ"
@@ -58,7 +58,7 @@ class Server:
     """``moderation serve --port 0 ...`` as a subprocess; the port is read from its first line."""
 
     def __init__(self, *args: str, port: int = 0, timeout: float = 60):
-        self.proc = subprocess.Popen(_command() + ["serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        self.proc = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
                                      cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
@@ -180,7 +180,7 @@ def test_policy_thresholds_override_the_model(server, model_only):
     model_th = model_only.model.thresholds()
     effective = {label: {**model_th[label], **OVERRIDES.get(label, {})} for label in model_th}
     differs = []
-    for text, thread in COMMENTS + [("ｷﾓｲ在日は帰れ", None), ("死ね", {"title": THREAD})]:
+    for text, thread in [*COMMENTS, ("ｷﾓｲ在日は帰れ", None), ("死ね", {"title": THREAD})]:
         r = server.client.post("/v1/review", json={"text": text, "thread": thread}).json()
         if any(x["source"] == "policy" for x in r["reasons"]):
             continue
@@ -224,7 +224,7 @@ def test_batch_answers_in_order_with_the_scores_of_single_reviews(server):
     assert r.status_code == 200, r.text
     results = r.json()["results"]
     assert len(results) == len(items)
-    for item, result in zip(items, results):
+    for item, result in zip(items, results, strict=False):
         single = server.client.post("/v1/review", json=item).json()
         assert result == single, item
     # Without explanations: same scores, no model reasons.
@@ -237,7 +237,7 @@ def test_batch_answers_in_order_with_the_scores_of_single_reviews(server):
     r = server.client.post("/v1/review:batch", json={"items": big, "explain": False})
     assert r.status_code == 200 and len(r.json()["results"]) == 1000
     assert len(json.dumps({"items": big}, ensure_ascii=False).encode()) > LIMIT
-    _is_error(server.client.post("/v1/review:batch", json={"items": big + [{"text": "x"}]}), 422, "validation_error")
+    _is_error(server.client.post("/v1/review:batch", json={"items": [*big, {"text": "x"}]}), 422, "validation_error")
 
 
 def test_model_and_health_and_openapi(server, model_only):
@@ -466,7 +466,7 @@ def test_fuzz_schema_valid_bodies_are_answered(server, bodies, data):
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzz_invalid_bodies_get_json_errors(server, bodies, data):
-    path = data.draw(st.sampled_from(sorted(bodies) + ["/v1/model", "/healthz", "/nowhere"]))
+    path = data.draw(st.sampled_from([*sorted(bodies), "/v1/model", "/healthz", "/nowhere"]))
     how = data.draw(st.sampled_from(["json", "bytes", "mutated"]))
     if how == "json":
         raw = json.dumps(data.draw(_JSON)).encode()
@@ -529,7 +529,7 @@ def test_startup_errors_are_one_line(workdir):
     bad_toml.write_text("[thresholds.slur\nhold = 0.3\n", encoding="utf-8")
     # The real console script, as an operator runs it (two processes at once).
     real = {"not valid TOML": ["--config", str(bad_toml)], "no model there": ["--model", str(workdir / "no-model")]}
-    procs = {k: subprocess.Popen(_command() + ["serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    procs = {k: subprocess.Popen([*_command(), "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
              for k, args in real.items()}
     for expected, proc in procs.items():
@@ -539,7 +539,7 @@ def test_startup_errors_are_one_line(workdir):
     # The other refusals in process: the same command, failing before it would listen.
     from click.testing import CliRunner
 
-    from moderation.cli import cli
+    from moderation.apps.cli import cli
 
     typo = workdir / "typo.toml"
     typo.write_text('on_missing_model = "refuse"\n[treshold.slur]\nhold = 0.3\n', encoding="utf-8")

@@ -1,0 +1,455 @@
+"""The hook's HTTP application: routes, the token and body-limit middleware, error bodies.
+
+:func:`create_app` builds the FastAPI application around a loaded
+:class:`~moderation.moderator.Moderator` (whose :class:`~moderation.policy.Decider` holds the
+forum's thresholds and block/watch terms). Every error answer, from a route, from validation
+or from the middleware, is ``{"error": {"code", "message"}}`` with a one-line message.
+
+Examples
+--------
+>>> from fastapi.testclient import TestClient
+>>> from moderation.policy import PolicyConfig
+>>> policy = PolicyConfig.model_validate({"terms": {"block": ["闇バイト"]}})
+>>> client = TestClient(create_app(None, policy, "/tmp/feedback.jsonl", None))   # no model: degraded
+>>> client.post("/v1/review", json={"text": "闇バイトあります"}).json()["action"]
+'reject'
+>>> client.post("/v1/review", json={"text": 5}).json()["error"]["code"]
+'validation_error'
+"""
+
+# No "from __future__ import annotations": FastAPI reads the endpoint annotations at run time.
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ... import __version__
+from ...context import build_context
+from ...core import LABELS, Decision
+from ...labels import append_events, label_event
+from ...moderator import Moderator
+from ...policy import Decider, PolicyConfig
+from .schemas import (
+    MAX_BATCH_ITEMS,
+    BatchRequest,
+    BatchResult,
+    ErrorBody,
+    FeedbackRequest,
+    FeedbackResult,
+    Health,
+    ReviewItem,
+    ReviewRequest,
+    ReviewResult,
+    Thread,
+)
+
+#: Bytes of one review or one feedback body.
+MAX_BODY_BYTES = 64 * 1024
+#: Bytes of a batch body: up to 1,000 comments need more than 64 KiB.
+MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024
+
+#: ``error.code`` of each status the hook answers with.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+log = logging.getLogger("moderation.serve")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# --------------------------------------------------------------------------- errors and middleware
+
+
+def error_bytes(code: str, message: str) -> bytes:
+    """The JSON error body ``{"error": {"code", "message"}}``.
+
+    Examples
+    --------
+    >>> error_bytes("not_found", "no endpoint GET /x")
+    b'{"error": {"code": "not_found", "message": "no endpoint GET /x"}}'
+    """
+    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+
+
+async def _send_error(
+    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    body = error_bytes(code, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BearerToken:
+    """ASGI middleware: every request but ``GET /healthz`` needs ``Authorization: Bearer <token>``.
+
+    Without it, or with another token, the answer is ``401`` with a ``WWW-Authenticate``
+    header, before the body is read. The token is compared in constant time.
+
+    Parameters
+    ----------
+    app : ASGI application
+    token : str
+    """
+
+    def __init__(self, app: ASGIApp, token: str):
+        self.app = app
+        self.token = token.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            return await self.app(scope, receive, send)
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value
+                break
+        scheme, _, credential = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self.token):
+            return await self.app(scope, receive, send)
+        message = "missing bearer token" if not given else "wrong bearer token"
+        await _send_error(
+            send,
+            401,
+            "unauthorized",
+            f"{message}; send 'Authorization: Bearer <token>'",
+            [(b"www-authenticate", b'Bearer realm="moderation"')],
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: reads the body up front and replays it to the application as JSON.
+
+    Too large is ``413`` (before reading, when ``Content-Length`` says so), not UTF-8 is
+    ``400``; the body is then passed on with ``Content-Type: application/json`` whatever the
+    client sent (``curl -d`` sends a form type).
+
+    Parameters
+    ----------
+    app : ASGI application
+    limits : dict of str to int
+        Bytes allowed per path.
+    default : int
+        Bytes allowed on every other path.
+    """
+
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int):
+        self.app = app
+        self.limits = limits
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        limit = self.limits.get(scope["path"], self.default)
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return await _send_error(send, 400, "bad_request", "Content-Length is not a number")
+                if declared > limit:
+                    return await _send_error(
+                        send, 413, "payload_too_large", f"the body is {declared:,} bytes; the limit here is {limit:,}"
+                    )
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return await _send_error(
+                    send, 413, "payload_too_large", f"the body is over the limit of {limit:,} bytes here"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return await _send_error(
+                send, 400, "invalid_utf8", f"the body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8"
+            )
+        # Every body here is JSON, whatever the Content-Type says (curl -d sends a form type).
+        headers = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
+        scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[int, str, str]:
+    """Status, code and one readable line for a request that failed validation.
+
+    Examples
+    --------
+    >>> validation_message([{"type": "missing", "loc": ("body", "text"), "msg": "Field required"}])
+    (422, 'validation_error', 'text: Field required')
+    >>> validation_message([{"type": "missing", "loc": ("body",), "msg": "Field required"}])[1:]
+    ('invalid_json', 'the body is empty; send a JSON object')
+    """
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            return 400, "invalid_json", f"the body is not valid JSON ({ctx.get('error', 'parse error')})"
+        if err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",):
+            return 400, "invalid_json", "the body is empty; send a JSON object"
+    parts = []
+    for err in list(errors)[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = len(errors) - 5
+    return 422, "validation_error", "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+# --------------------------------------------------------------------------- the application
+
+
+def _dumps(obj: Any) -> bytes:
+    # allow_nan=False: an answer never carries NaN or Infinity (not JSON).
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def review_context(thread: Thread | None, reply_to_text: str | None) -> str:
+    """The context a comment of a batch is scored in: what :meth:`Moderator.review` builds.
+
+    Examples
+    --------
+    >>> review_context(Thread(title="題", text="本文"), "親の投稿")
+    '題\\n親の投稿\\n本文'
+    """
+    title = thread.title if thread is not None else None
+    text = thread.text if thread is not None else None
+    return build_context(title, text, reply_to=reply_to_text).text
+
+
+def feedback_id(item: FeedbackRequest) -> str:
+    """The label event id of a feedback: the forum's id, or one derived from thread id and text.
+
+    Two moderators' decisions on one comment thus share an id (majority vote in training).
+
+    Examples
+    --------
+    >>> feedback_id(FeedbackRequest(id=7, text="x", labels={"slur": 1}, annotator="m"))
+    '7'
+    >>> feedback_id(FeedbackRequest(text="x", labels={"slur": 1}, annotator="m"))
+    'feedback-3c7e9bc930dc93f0'
+    """
+    if item.id is not None:
+        return str(item.id)
+    thread_id = str(item.thread.id) if item.thread is not None and item.thread.id is not None else ""
+    return "feedback-" + hashlib.sha256(f"{thread_id}\x00{item.text}".encode()).hexdigest()[:16]
+
+
+def create_app(
+    moderator: Moderator | None, policy: PolicyConfig | None, feedback_path: str | os.PathLike[str], token: str | None
+) -> FastAPI:
+    """The FastAPI application of the hook.
+
+    Parameters
+    ----------
+    moderator : Moderator or None
+        Built with the forum's policy (``Moderator.load(path, policy=policy)``): its decider
+        applies the policy's thresholds and block/watch terms to every answer. None serves
+        ``allow`` for everything but the policy's terms (``/healthz`` says ``degraded``).
+    policy : PolicyConfig, optional
+        The forum's policy (default: the moderator's, else none). Without a model, its block
+        and watch terms still apply.
+    feedback_path : path
+        The label file ``POST /v1/feedback`` appends to.
+    token : str, optional
+        The bearer token every endpoint but ``/healthz`` requires.
+
+    Returns
+    -------
+    FastAPI
+
+    Raises
+    ------
+    ValueError
+        ``moderator`` was built with another policy than ``policy`` (its terms would be lost).
+    """
+    if moderator is not None and policy is not None and (moderator.policy or PolicyConfig()) != policy:
+        raise ValueError("the moderator was built with another policy; use Moderator.load(path, policy=policy)")
+    if policy is None:
+        policy = (moderator.policy if moderator is not None else None) or PolicyConfig()
+    feedback_path = Path(feedback_path)
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody, "description": STATUS_CODES[status].replace("_", " ")}
+        for status in (400, 401, 413, 422, 500)
+    }
+    info = moderator.info if moderator is not None else None
+    manifest = {k: v for k, v in moderator.manifest.items() if k != "path"} if moderator is not None else None
+    # Without a model: the policy's terms alone decide (block rejects, watch holds).
+    terms_only = Decider({}, block=policy.terms.block, watch=policy.terms.watch)
+
+    def degraded(text: str) -> dict:
+        decision = Decision("allow", {label: None for label in LABELS}, [], [], {"version": None, "sha256": None})
+        return terms_only.apply_terms(decision, text).to_dict()
+
+    app = FastAPI(
+        title="moderation",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Pre-moderation hook: ask before publishing a post whether to allow, hold or "
+        "reject it, with the spans that decided. Errors are "
+        '`{"error": {"code", "message"}}`.',
+    )
+
+    def json_response(obj: Any, status: int = 200) -> Response:
+        return Response(_dumps(obj), status_code=status, media_type="application/json")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404:
+            message = f"no endpoint {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return Response(
+            error_bytes(code, message),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        status, code, message = validation_message(exc.errors())
+        return Response(error_bytes(code, message), status_code=status, media_type="application/json")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return Response(
+            error_bytes("internal_error", "internal error; the server log has the details"),
+            status_code=500,
+            media_type="application/json",
+        )
+
+    def review_one(item: ReviewItem, explain: bool) -> dict:
+        if moderator is None:
+            return degraded(item.text)
+        thread = item.thread.model_dump() if item.thread is not None else None
+        return moderator.review(item.text, thread=thread, reply_to_text=item.reply_to_text, explain=explain).to_dict()
+
+    @app.post(
+        "/v1/review",
+        response_model=None,
+        responses={200: {"model": ReviewResult}, **errors},
+        summary="Review one comment before it is published",
+    )
+    def review(body: ReviewRequest) -> Response:
+        return json_response(review_one(body, body.explain))
+
+    @app.post(
+        "/v1/review:batch",
+        response_model=None,
+        responses={200: {"model": BatchResult}, **errors},
+        summary=f"Review up to {MAX_BATCH_ITEMS:,} comments, answered in order",
+    )
+    def review_batch(body: BatchRequest) -> Response:
+        items = body.items
+        if moderator is None or not items:
+            return json_response({"results": [degraded(item.text) for item in items]})
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "text": [item.text for item in items],
+                "context": [review_context(item.thread, item.reply_to_text) for item in items],
+            }
+        )
+        decisions = moderator.decide(frame, explain=body.explain)
+        return json_response({"results": [d.to_dict() for d in decisions]})
+
+    @app.post(
+        "/v1/feedback",
+        response_model=None,
+        responses={200: {"model": FeedbackResult}, **errors},
+        summary="Record a moderator's decision as a label (fsync before 200)",
+    )
+    def feedback(body: FeedbackRequest) -> Response:
+        thread = body.thread
+        event = label_event(
+            feedback_id(body),
+            body.text,
+            dict(body.labels),
+            annotator=body.annotator,
+            thread=str(thread.id) if thread is not None and thread.id is not None else None,
+            source="feedback",
+            thread_title=thread.title if thread is not None else None,
+            thread_text=thread.text if thread is not None else None,
+        )
+        append_events(feedback_path, [event])
+        return json_response({"id": event["id"], "at": event["at"], "stored": True})
+
+    @app.get(
+        "/healthz",
+        response_model=None,
+        responses={200: {"model": Health}},
+        summary="Liveness; 'degraded' when serving without a model",
+    )
+    async def healthz() -> Response:  # on the event loop: it answers even while every worker thread is scoring
+        return json_response({"status": "ok" if moderator is not None else "degraded", "model": info})
+
+    @app.get(
+        "/v1/model",
+        response_model=None,
+        responses={401: errors[401], 503: {"model": ErrorBody}},
+        summary="The model's manifest (its sha256 is model.sha256 of every answer)",
+    )
+    async def model_manifest() -> Response:
+        if manifest is None:
+            return Response(
+                error_bytes("unavailable", 'no model is loaded (on_missing_model = "allow")'),
+                status_code=503,
+                media_type="application/json",
+            )
+        return json_response(manifest)
+
+    # Added last is outermost: the token, then the body limit, then FastAPI's own layers.
+    app.add_middleware(BodyLimit, limits={"/v1/review:batch": MAX_BATCH_BODY_BYTES}, default=MAX_BODY_BYTES)
+    if token:
+        app.add_middleware(BearerToken, token=token)
+    return app

@@ -1,0 +1,221 @@
+"""The request and response bodies of the hook, as pydantic models.
+
+They are what ``GET /openapi.json`` publishes: the same fields, limits and validation
+messages a client sees. Every request model forbids unknown keys, so a typo (or a field
+such as ``path`` or ``model`` that no endpoint reads) is a ``422``, not a no-op.
+
+The description a model has in the OpenAPI schema is its :attr:`Body.api_description`, not
+its docstring, so the published schema does not change when the Python documentation does.
+
+Examples
+--------
+>>> ReviewRequest.model_validate({"text": "いい試合だった", "thread": {"title": "日本代表"}}).explain
+True
+>>> FeedbackRequest.model_validate({"text": "x", "labels": {"slur": 1}, "annotator": "m"}).labels
+{'slur': 1}
+>>> ReviewItem.model_validate({"text": "a", "model": "/tmp/evil"})
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for ReviewItem
+model
+  Extra inputs are not permitted [type=extra_forbidden, input_value='/tmp/evil', input_type=str]
+...
+"""
+
+# No "from __future__ import annotations": pydantic and FastAPI read these annotations at run time.
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from ...core import LABELS
+from ...io.board_text import is_encodable
+
+#: Characters of one comment (``text``) a request may carry.
+MAX_TEXT_CHARS = 10_000
+#: Comments in one ``POST /v1/review:batch``.
+MAX_BATCH_ITEMS = 1_000
+#: Characters of an id, an author or an annotator name.
+MAX_NAME_CHARS = 200
+
+
+def no_lone_surrogates(value: str) -> str:
+    """``value`` unchanged, or a ``ValueError`` when it cannot be written as UTF-8.
+
+    JSON may spell a lone surrogate (``"\\ud800"``); such a string is not valid Unicode and
+    could not be stored in a label file.
+
+    Examples
+    --------
+    >>> no_lone_surrogates("ok")
+    'ok'
+    >>> no_lone_surrogates("\\ud800")
+    Traceback (most recent call last):
+    ...
+    ValueError: contains an unpaired surrogate escape (\\ud800-\\udfff); not valid Unicode
+    """
+    if not is_encodable(value):
+        raise ValueError("contains an unpaired surrogate escape (\\ud800-\\udfff); not valid Unicode")
+    return value
+
+
+Str = Annotated[str, AfterValidator(no_lone_surrogates)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(no_lone_surrogates)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(no_lone_surrogates)]
+Id = Name | int
+
+
+def _api_description(schema: dict[str, Any], cls: type) -> None:
+    # The model's own api_description (not an inherited one, not the docstring) or none.
+    description = cls.__dict__.get("api_description")
+    if description:
+        schema["description"] = description
+    else:
+        schema.pop("description", None)
+
+
+class Body(BaseModel):
+    """Base of every body: its OpenAPI description is :attr:`api_description`, if any.
+
+    Attributes
+    ----------
+    api_description : str or None
+        What ``GET /openapi.json`` says about the model (class variable; not inherited).
+    """
+
+    model_config = ConfigDict(json_schema_extra=_api_description)
+    api_description: ClassVar[str | None] = None
+
+
+_strict = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class Thread(Body):
+    """The thread a comment is posted in: its id, title and text (article, earlier posts).
+
+    The title and text (with ``reply_to_text``) are the context the comment is judged in,
+    built by :func:`moderation.context.build_context`.
+    """
+
+    api_description = "The thread a comment is posted in: its title and text (article, earlier posts)."
+    model_config = _strict
+    id: Id | None = Field(None, description="The forum's thread id (kept with feedback).")
+    title: Str | None = None
+    text: Str | None = Field(
+        None, description="Article and earlier posts; the first 4,000 characters of title + text are the context."
+    )
+
+
+class ReviewItem(Body):
+    """One comment before it is published (an item of a batch).
+
+    ``author`` is accepted and ignored: decisions never depend on who posted.
+    """
+
+    api_description = "One comment before it is published."
+    model_config = _strict
+    text: Text = Field(description=f"The comment, at most {MAX_TEXT_CHARS:,} characters.")
+    thread: Thread | None = None
+    reply_to_text: Str | None = Field(None, description="The post it replies to (counts as context).")
+    author: Name | None = Field(None, description="Accepted and ignored: decisions never depend on who.")
+
+
+class ReviewRequest(ReviewItem):
+    """The body of ``POST /v1/review``: one comment, and whether to explain the decision."""
+
+    explain: bool = Field(True, description="Add the spans behind each flagged label (slower).")
+
+
+class BatchRequest(Body):
+    """The body of ``POST /v1/review:batch``: up to :data:`MAX_BATCH_ITEMS` comments."""
+
+    model_config = _strict
+    items: list[ReviewItem] = Field(max_length=MAX_BATCH_ITEMS, description=f"Up to {MAX_BATCH_ITEMS:,} comments.")
+    explain: bool = True
+
+
+class FeedbackRequest(Body):
+    """The body of ``POST /v1/feedback``: a moderator's decision on a comment.
+
+    It becomes a label event (``source: feedback``), ground truth for the next training run.
+    """
+
+    api_description = "A moderator's decision on a comment: ground truth for the next training run."
+    model_config = _strict
+    id: Id | None = Field(
+        None,
+        description="The forum's comment id (default: derived from thread "
+        "id and text, so two moderators' decisions meet).",
+    )
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(no_lone_surrogates)]
+    thread: Thread | None = None
+    labels: Annotated[dict[Literal[LABELS], Literal[0, 1]], Field(min_length=1)] = Field(  # type: ignore[valid-type]
+        description="0 or 1 per label the moderator decided; leave out the others."
+    )
+    annotator: Name
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class Reason(Body):
+    """Why a comment was flagged: a span of the submitted text (see :class:`moderation.core.Reason`)."""
+
+    label: str = Field(description="A model label, or 'block' / 'watch' for a policy term.")
+    span: list[int] = Field(description="[start, end) in characters of the submitted text.")
+    excerpt: str
+    weight: float
+    source: Literal["lexicon", "model", "policy"]
+
+
+class ModelInfo(Body):
+    """The model that answered: its version and the sha256 of its manifest (null without a model)."""
+
+    version: str | None
+    sha256: str | None
+
+
+class ReviewResult(Body):
+    """The answer of ``POST /v1/review``: a :class:`moderation.core.Decision` as JSON."""
+
+    action: Literal["allow", "hold", "reject"]
+    scores: dict[str, float | None] = Field(description="Calibrated probability per label (null without a model).")
+    labels: list[str] = Field(description="Labels past their hold or reject threshold.")
+    reasons: list[Reason]
+    model: ModelInfo
+
+
+class BatchResult(Body):
+    """The answer of ``POST /v1/review:batch``: one result per item, in order."""
+
+    results: list[ReviewResult]
+
+
+class FeedbackResult(Body):
+    """The answer of ``POST /v1/feedback``, sent once the label event is on disk."""
+
+    id: str
+    at: str
+    stored: bool
+
+
+class Health(Body):
+    """The answer of ``GET /healthz``: ``degraded`` when serving without a model."""
+
+    status: Literal["ok", "degraded"]
+    model: ModelInfo | None
+
+
+class ErrorDetail(Body):
+    """An error's ``code`` (such as ``validation_error``) and its one-line ``message``."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(Body):
+    """Every error answer: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
