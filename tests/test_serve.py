@@ -1,5 +1,6 @@
 """The pre-moderation hook over real HTTP: `moderation serve` runs as a subprocess (uvicorn on a
 free loopback port) and every test talks to it with httpx, as a forum would."""
+
 from __future__ import annotations
 
 import csv
@@ -49,6 +50,7 @@ LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 # --------------------------------------------------------------------------- the real server
 
+
 def _command() -> list[str]:
     exe = Path(sys.executable).with_name("moderation")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "moderation"]
@@ -58,9 +60,14 @@ class Server:
     """``moderation serve --port 0 ...`` as a subprocess; the port is read from its first line."""
 
     def __init__(self, *args: str, port: int = 0, timeout: float = 60):
-        self.proc = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-                                     cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [*_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.port = None
         ready = threading.Event()
@@ -148,6 +155,7 @@ COMMENTS = [
 
 # --------------------------------------------------------------------------- review
 
+
 def test_review_answers_what_the_python_api_answers(server, moderator):
     for text, thread in COMMENTS:
         r = server.client.post("/v1/review", json={"text": text, "thread": thread, "author": "名無し"})
@@ -159,8 +167,10 @@ def test_review_answers_what_the_python_api_answers(server, moderator):
     # A reply's parent counts as context, as in the Python API.
     body = {"text": "それな", "thread": {"title": THREAD}, "reply_to_text": "ラーメン高くなったなあ", "explain": False}
     r = server.client.post("/v1/review", json=body)
-    assert r.json()["scores"] == moderator.review("それな", thread={"title": THREAD},
-                                                  reply_to_text="ラーメン高くなったなあ").scores
+    assert (
+        r.json()["scores"]
+        == moderator.review("それな", thread={"title": THREAD}, reply_to_text="ラーメン高くなったなあ").scores
+    )
     assert r.json()["reasons"] == []
 
 
@@ -185,8 +195,9 @@ def test_policy_thresholds_override_the_model(server, model_only):
         if any(x["source"] == "policy" for x in r["reasons"]):
             continue
         assert r["action"] == _action(r["scores"], effective), (text, r)
-        assert r["labels"] == [label for label in LABELS if label in effective
-                               and r["scores"][label] >= effective[label]["hold"]]
+        assert r["labels"] == [
+            label for label in LABELS if label in effective and r["scores"][label] >= effective[label]["hold"]
+        ]
         differs.append(r["action"] != _action(r["scores"], model_th))
     assert any(differs), "no comment where the policy's thresholds changed the model's decision"
 
@@ -202,10 +213,10 @@ def test_block_and_watch_terms_match_obfuscated_spellings(server):
 
     text = "近所のﾗｰﾒﾝ屋も、ラ.ー.メ.ン屋も値上げしてた"
     r = server.client.post("/v1/review", json={"text": text, "thread": {"title": THREAD}}).json()
-    assert r["action"] in ("hold", "reject")      # hold at least, whatever the model says
+    assert r["action"] in ("hold", "reject")  # hold at least, whatever the model says
     watch = [x for x in r["reasons"] if x["label"] == "watch"]
     assert [x["excerpt"] for x in watch] == ["ﾗｰﾒﾝ", "ラ.ー.メ.ン"]
-    assert all(text[x["span"][0]:x["span"][1]] == x["excerpt"] and x["source"] == "policy" for x in watch)
+    assert all(text[x["span"][0] : x["span"][1]] == x["excerpt"] and x["source"] == "policy" for x in watch)
 
     # Latin terms on word boundaries, case and width folded.
     r = server.client.post("/v1/review", json={"text": "ＳＰＡＭ link はここ"}).json()
@@ -256,6 +267,7 @@ def test_model_and_health_and_openapi(server, model_only):
 
 # --------------------------------------------------------------------------- limits
 
+
 def test_limits_answer_json_errors(server):
     c = server.client
     ok = c.post("/v1/review", json={"text": "あ" * 10_000, "explain": False})
@@ -291,12 +303,21 @@ def test_token_is_required_everywhere_but_healthz(workdir):
     srv = Server("--model", str(MODEL), "--token-file", str(token_file), "--feedback", str(workdir / "t.jsonl"))
     try:
         c = srv.client
-        calls = [("POST", "/v1/review", {"text": "a"}), ("POST", "/v1/review:batch", {"items": []}),
-                 ("POST", "/v1/feedback", {"text": "a", "labels": {"slur": 0}, "annotator": "m"}),
-                 ("GET", "/v1/model", None), ("GET", "/openapi.json", None), ("GET", "/nowhere", None)]
+        calls = [
+            ("POST", "/v1/review", {"text": "a"}),
+            ("POST", "/v1/review:batch", {"items": []}),
+            ("POST", "/v1/feedback", {"text": "a", "labels": {"slur": 0}, "annotator": "m"}),
+            ("GET", "/v1/model", None),
+            ("GET", "/openapi.json", None),
+            ("GET", "/nowhere", None),
+        ]
         for method, path, body in calls:
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"},
-                            {"Authorization": "Basic czNjcmV0LXRva2Vu"}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": "s3cret-token"},
+                {"Authorization": "Basic czNjcmV0LXRva2Vu"},
+            ):
                 r = c.request(method, path, json=body, headers=headers)
                 _is_error(r, 401, "unauthorized")
                 assert r.headers["www-authenticate"].startswith("Bearer")
@@ -313,9 +334,15 @@ def test_token_is_required_everywhere_but_healthz(workdir):
 
 # --------------------------------------------------------------------------- feedback
 
+
 def test_feedback_is_a_label_event(server, workdir):
-    body = {"id": 12345, "text": "下朝鮮は黙ってろ", "thread": {"id": 7, "title": "在韓米軍の役割", "text": "記事本文"},
-            "labels": {"slur": 1, "delete": 1}, "annotator": "mod-a"}
+    body = {
+        "id": 12345,
+        "text": "下朝鮮は黙ってろ",
+        "thread": {"id": 7, "title": "在韓米軍の役割", "text": "記事本文"},
+        "labels": {"slur": 1, "delete": 1},
+        "annotator": "mod-a",
+    }
     r = server.client.post("/v1/feedback", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["id"] == "12345" and r.json()["stored"] is True
@@ -324,8 +351,13 @@ def test_feedback_is_a_label_event(server, workdir):
     assert event["labels"] == {"slur": 1, "delete": 1} and event["source"] == "feedback"
     assert event["thread"] == "7" and event["thread_title"] == "在韓米軍の役割" and event["annotator"] == "mod-a"
     # Without an id, two moderators' decisions on one comment share an id (majority vote in training).
-    ids = [server.client.post("/v1/feedback", json={"text": "ぶっ殺すぞ", "thread": {"id": "t9"}, "labels": {"delete": v},
-                                                    "annotator": who}).json()["id"] for who, v in (("a", 1), ("b", 1))]
+    ids = [
+        server.client.post(
+            "/v1/feedback",
+            json={"text": "ぶっ殺すぞ", "thread": {"id": "t9"}, "labels": {"delete": v}, "annotator": who},
+        ).json()["id"]
+        for who, v in (("a", 1), ("b", 1))
+    ]
     assert ids[0] == ids[1]
     frame, _summary = load_training_data([workdir / "feedback.jsonl"])
     assert frame.set_index("id").loc["12345", "slur"] == 1.0
@@ -347,8 +379,10 @@ def test_feedback_answered_200_survives_kill_9(workdir):
             while not stop.is_set():
                 i += 1
                 try:
-                    r = c.post("/v1/feedback", json={"id": f"k{i}", "text": f"コメント{i}", "labels": {"delete": i % 2},
-                                                     "annotator": "mod"})
+                    r = c.post(
+                        "/v1/feedback",
+                        json={"id": f"k{i}", "text": f"コメント{i}", "labels": {"delete": i % 2}, "annotator": "mod"},
+                    )
                 except httpx.HTTPError:
                     return
                 if r.status_code == 200:
@@ -360,20 +394,21 @@ def test_feedback_answered_200_survives_kill_9(workdir):
     while len(acked) < 25 and writer.is_alive() and time.monotonic() < deadline:
         time.sleep(0.0005)
     assert len(acked) >= 25, "".join(srv.lines)
-    os.kill(srv.proc.pid, signal.SIGKILL)   # right after a 200, with the next request in flight
+    os.kill(srv.proc.pid, signal.SIGKILL)  # right after a 200, with the next request in flight
     at_kill = list(acked)
     stop.set()
     writer.join(10)
     srv.proc.wait(10)
     srv.client.close()
     lines = path.read_bytes().decode("utf-8").splitlines()
-    events = [json.loads(line) for line in lines]      # every line is whole and parses
+    events = [json.loads(line) for line in lines]  # every line is whole and parses
     stored = {e["id"] for e in events}
     assert set(at_kill) <= stored and at_kill[-1] in stored
     assert all(e["source"] == "feedback" and e["annotator"] == "mod" for e in events)
 
 
 # --------------------------------------------------------------------------- fuzzing the OpenAPI schema
+
 
 def _strategy(schema: dict, defs: dict) -> st.SearchStrategy:
     """Values valid against a JSON schema (the subset FastAPI emits), sized for a quick fuzz."""
@@ -391,10 +426,11 @@ def _strategy(schema: dict, defs: dict) -> st.SearchStrategy:
             return short
         # Near the limit: a short random text repeated (Hypothesis draws no 10,000-character text).
         long = st.tuples(st.text(min_size=1, max_size=20), st.integers(hi - 3, hi)).map(
-            lambda t: (t[0] * (t[1] // len(t[0]) + 1))[:t[1]])
+            lambda t: (t[0] * (t[1] // len(t[0]) + 1))[: t[1]]
+        )
         return st.integers(0, 9).flatmap(lambda k: long if k == 0 else short)  # one in ten near the limit
     if kind == "integer":
-        return st.integers(-(2 ** 53), 2 ** 53)
+        return st.integers(-(2**53), 2**53)
     if kind == "number":
         return st.floats(allow_nan=False, allow_infinity=False)
     if kind == "boolean":
@@ -402,24 +438,34 @@ def _strategy(schema: dict, defs: dict) -> st.SearchStrategy:
     if kind == "null":
         return st.none()
     if kind == "array":
-        return st.lists(_strategy(schema.get("items", {}), defs), min_size=schema.get("minItems", 0),
-                        max_size=min(schema.get("maxItems", 3), 3))
+        return st.lists(
+            _strategy(schema.get("items", {}), defs),
+            min_size=schema.get("minItems", 0),
+            max_size=min(schema.get("maxItems", 3), 3),
+        )
     if kind == "object":
         props = schema.get("properties")
         if props is not None:
             required = set(schema.get("required", ()))
-            return st.fixed_dictionaries({k: _strategy(v, defs) for k, v in props.items() if k in required},
-                                         optional={k: _strategy(v, defs) for k, v in props.items()
-                                                   if k not in required})
+            return st.fixed_dictionaries(
+                {k: _strategy(v, defs) for k, v in props.items() if k in required},
+                optional={k: _strategy(v, defs) for k, v in props.items() if k not in required},
+            )
         keys = _strategy(schema.get("propertyNames", {"type": "string"}), defs)
-        return st.dictionaries(keys, _strategy(schema.get("additionalProperties", {"type": "string"}), defs),
-                               min_size=schema.get("minProperties", 0), max_size=4)
+        return st.dictionaries(
+            keys,
+            _strategy(schema.get("additionalProperties", {"type": "string"}), defs),
+            min_size=schema.get("minProperties", 0),
+            max_size=4,
+        )
     return st.none()
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                     max_leaves=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module")
@@ -494,9 +540,13 @@ def test_server_is_still_up_after_the_fuzzing(server):
 
 # --------------------------------------------------------------------------- one model, three ways in
 
+
 def test_cli_python_api_and_http_give_identical_scores(server, model_only, workdir):
-    rows = [{"id": f"c{i}", "thread": f"th{i}", "text": text, "thread_title": (thread or {}).get("title", "")}
-            for i, (text, thread) in enumerate(COMMENTS) if text and not (thread or {}).get("text")]
+    rows = [
+        {"id": f"c{i}", "thread": f"th{i}", "text": text, "thread_title": (thread or {}).get("title", "")}
+        for i, (text, thread) in enumerate(COMMENTS)
+        if text and not (thread or {}).get("text")
+    ]
     path = workdir / "comments.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["id", "thread", "text", "thread_title"])
@@ -517,6 +567,7 @@ def test_cli_python_api_and_http_give_identical_scores(server, model_only, workd
 
 # --------------------------------------------------------------------------- starting up
 
+
 def _one_line_error(returncode: int, err: str, expected: str) -> None:
     assert returncode != 0, (expected, err)
     lines = err.strip().splitlines()
@@ -529,9 +580,17 @@ def test_startup_errors_are_one_line(workdir):
     bad_toml.write_text("[thresholds.slur\nhold = 0.3\n", encoding="utf-8")
     # The real console script, as an operator runs it (two processes at once).
     real = {"not valid TOML": ["--config", str(bad_toml)], "no model there": ["--model", str(workdir / "no-model")]}
-    procs = {k: subprocess.Popen([*_command(), "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-             for k, args in real.items()}
+    procs = {
+        k: subprocess.Popen(
+            [*_command(), "serve", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for k, args in real.items()
+    }
     for expected, proc in procs.items():
         _out, err = proc.communicate(timeout=60)
         _one_line_error(proc.returncode, err, expected)
@@ -567,7 +626,7 @@ def test_startup_errors_are_one_line(workdir):
     try:
         runner = CliRunner(mix_stderr=False)  # click 8.1
     except TypeError:
-        runner = CliRunner()                  # click 8.2+: stderr is always apart
+        runner = CliRunner()  # click 8.2+: stderr is always apart
     for expected, args in cases.items():
         result = runner.invoke(cli, ["serve", "--port", "0", *args])
         _one_line_error(result.exit_code, result.stderr, expected)
@@ -575,7 +634,9 @@ def test_startup_errors_are_one_line(workdir):
 
 def test_missing_model_with_allow_serves_degraded(workdir):
     config = workdir / "allow.toml"
-    config.write_text('on_missing_model = "allow"\n[terms]\nblock = ["闇バイト"]\nwatch = ["ラーメン"]\n', encoding="utf-8")
+    config.write_text(
+        'on_missing_model = "allow"\n[terms]\nblock = ["闇バイト"]\nwatch = ["ラーメン"]\n', encoding="utf-8"
+    )
     srv = Server("--model", str(workdir / "no-model"), "--config", str(config), "--feedback", str(workdir / "d.jsonl"))
     try:
         assert "warning: serving without a model" in "".join(srv.lines)
@@ -586,7 +647,8 @@ def test_missing_model_with_allow_serves_degraded(workdir):
         assert r["action"] == "reject" and r["reasons"][0]["excerpt"] == "闇バイト"
         r = srv.client.post("/v1/review", json={"text": "ﾗｰﾒﾝ食べたい"}).json()
         assert r["action"] == "hold" and r["reasons"] == [
-            {"label": "watch", "span": [0, 4], "excerpt": "ﾗｰﾒﾝ", "weight": 1.0, "source": "policy"}]
+            {"label": "watch", "span": [0, 4], "excerpt": "ﾗｰﾒﾝ", "weight": 1.0, "source": "policy"}
+        ]
         results = srv.client.post("/v1/review:batch", json={"items": [{"text": "a"}, {"text": "b"}]}).json()
         assert [x["action"] for x in results["results"]] == ["allow", "allow"]
         _is_error(srv.client.get("/v1/model"), 503, "unavailable")
@@ -599,8 +661,12 @@ def test_workers_share_the_port(workdir):
     try:
         answers = [srv.client.post("/v1/review", json={"text": "下朝鮮は黙ってろ"}).json() for _ in range(6)]
         assert all(a == answers[0] for a in answers) and answers[0]["action"] in ("hold", "reject")
-        ids = {srv.client.post("/v1/feedback", json={"text": f"c{i}", "labels": {"slur": 0}, "annotator": "m"}).json()["id"]
-               for i in range(6)}
+        ids = {
+            srv.client.post("/v1/feedback", json={"text": f"c{i}", "labels": {"slur": 0}, "annotator": "m"}).json()[
+                "id"
+            ]
+            for i in range(6)
+        }
         assert {e["id"] for e in read_events(workdir / "w.jsonl")} == ids
         workers = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True).stdout.split()
         assert len(workers) == 2
