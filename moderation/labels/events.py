@@ -1,0 +1,487 @@
+"""Label files: reading them, appending to them durably, and resolving what they say.
+
+A label file is JSON Lines, one event per line, appended and never rewritten::
+
+    {"id", "thread", "text", "labels": {"slur": 0|1, "off_topic": 0|1, "delete": 0|1},
+     "annotator", "at", "source"}                       # a label
+    {"id", "annotator", "at", "undo": true}            # takes back that annotator's last label
+
+A comment's label is resolved from each annotator's latest (not undone) event, then by
+majority across annotators (a tie counts as positive: a moderator would look at it).
+
+Importing this module is cheap (no pandas, no scikit-learn), so the commands that only
+read or append label files start fast.
+
+Examples
+--------
+>>> events = [{"id": "a", "text": "x", "labels": {"slur": 1}, "annotator": "m1"},
+...           {"id": "a", "text": "x", "labels": {"slur": 0}, "annotator": "m2"},
+...           {"id": "a", "text": "x", "labels": {"slur": 1}, "annotator": "m3"}]
+>>> resolve(events)[0]["labels"]["slur"]
+1
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core import LABELS, ExtractError, LabelFileError, TrainingError, Warn
+from ..io.decode import decode
+from ..io.walk import walk
+
+#: What a label file is named (directories given to the readers are walked for these).
+LABEL_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
+_EXPECTED = 'label files are JSON Lines, one event a line: {"id", "text", "labels": {...}, "annotator", ...}'
+
+
+def now() -> str:
+    """The current time as label events record it: UTC, ISO 8601, seconds, ``Z``.
+
+    Examples
+    --------
+    >>> now().endswith("Z") and len(now()) == 20
+    True
+    """
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def labels_text(labels: Mapping[str, Any]) -> str:
+    """The positive labels joined with ``+``, or ``clean`` when there is none.
+
+    Examples
+    --------
+    >>> labels_text({"slur": 1, "off_topic": 0, "delete": 1}), labels_text({"slur": 0})
+    ('slur+delete', 'clean')
+    """
+    on = [label for label in LABELS if labels.get(label) == 1]
+    return "+".join(on) if on else "clean"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_events(path: str | os.PathLike, *, warn: Warn | None = None) -> list[dict]:
+    """The events of one label file, in order.
+
+    A corrupt line is reported through ``warn`` (with its number) and skipped; the file
+    itself is never rewritten. Each event gets ``_line``, its line number.
+
+    Parameters
+    ----------
+    path : path-like
+    warn : callable, optional
+        Called with a one-line message per skipped line.
+
+    Returns
+    -------
+    list of dict
+
+    Raises
+    ------
+    TrainingError
+        When the file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "l.jsonl"
+    >>> _ = p.write_text('{"id": "a", "labels": {"slur": 1}}\\n[1]\\n')
+    >>> [e["id"] for e in read_events(p, warn=lambda m: print(m.split(": ", 1)[1]))]
+    not a label event (needs 'id' and 'labels' or 'undo'); skipped
+    ['a']
+    """
+    path = Path(path)
+    events = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TrainingError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = decode(raw, "utf-8", name=str(path)) if raw else ""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if warn:
+                warn(f"{path}:{lineno}: corrupt line ({exc.msg}); skipped, the file is left as it is")
+            continue
+        if not isinstance(event, dict) or "id" not in event or not ("labels" in event or event.get("undo")):
+            if warn:
+                warn(f"{path}:{lineno}: not a label event (needs 'id' and 'labels' or 'undo'); skipped")
+            continue
+        event["_line"] = lineno
+        events.append(event)
+    return events
+
+
+def is_label_file(head: str) -> bool:
+    """Whether the start of a JSONL file holds label events (rather than a plain table).
+
+    Examples
+    --------
+    >>> is_label_file('{"id": "a", "labels": {"slur": 1}, "annotator": "m1"}')
+    True
+    >>> is_label_file('{"id": "a", "text": "x", "slur": 1}')
+    False
+    """
+    for line in head.splitlines()[:20]:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        return isinstance(obj, dict) and (("labels" in obj and "annotator" in obj) or obj.get("undo") is True)
+    return False
+
+
+def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> None:
+    """Refuse a file that is not a label file (JSON Lines of label events), before reading or
+    appending to it. A missing or empty file is fine unless ``must_exist``.
+
+    A JSON array, a CSV/TSV table, a JSON Lines table of comments without labels, and binary
+    files are refused with a message that says what the file looks like. A file where some
+    lines are label events and some are corrupt passes: :func:`read_label_files` reports the
+    corrupt lines.
+
+    Parameters
+    ----------
+    path : path-like
+    must_exist : bool
+        Raise for a missing file (reading commands) instead of accepting it (``label``
+        creates the file on the first save).
+
+    Raises
+    ------
+    LabelFileError
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = p.write_text("id,text,slur\\n1,foo,0\\n")
+    >>> try:
+    ...     check_label_file(p)
+    ... except LabelFileError as exc:
+    ...     print(str(exc).split(": ", 1)[1][:60])
+    looks like CSV (first line 'id,text,slur'), not a label file
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise LabelFileError(f"{path}: is a directory; name a label file (e.g. labels/mine.jsonl)")
+    if not path.exists():
+        if must_exist:
+            raise LabelFileError(f"{path}: no such file")
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise LabelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if b"\x00" in head:
+        raise LabelFileError(f"{path}: looks like a binary file, not a label file; {_EXPECTED}")
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if not text.strip():
+        return
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        raise LabelFileError(f"{path}: is a JSON array, not a label file; {_EXPECTED}")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0]
+    if not first.startswith("{"):
+        kind = "CSV" if "," in first else "TSV" if "\t" in first else "plain text"
+        shown = first if len(first) <= 60 else first[:59] + "…"
+        raise LabelFileError(f"{path}: looks like {kind} (first line {shown!r}), not a label file; {_EXPECTED}")
+    objects = events = 0
+    for line in lines[:200]:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a corrupt line: reported with its number when the file is read
+        if isinstance(obj, dict):
+            objects += 1
+            if "id" in obj and ("labels" in obj or obj.get("undo") is True):
+                events += 1
+    if objects and not events:
+        raise LabelFileError(
+            f"{path}: holds JSON objects but no label events (they need 'id' and 'labels'); "
+            f"a table of comments is an INPUT, not a label file; {_EXPECTED}"
+        )
+
+
+def read_label_files(paths: Iterable[str | os.PathLike], *, warn: Warn | None = None) -> list[dict]:
+    """The label events of several files (directories: their ``*.jsonl``), in file order.
+
+    Each file is checked with :func:`check_label_file` and read with :func:`read_events`: a
+    corrupt line is reported through ``warn`` with its line number and skipped, and the
+    file is never rewritten. Each event gets ``_file``, the file it came from.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+    warn : callable, optional
+
+    Returns
+    -------
+    list of dict
+
+    Raises
+    ------
+    LabelFileError
+        For a missing file or one that is not a label file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "l.jsonl"
+    >>> _ = p.write_text('{"id": "a", "labels": {"slur": 1}, "annotator": "m1"}\\n{broken\\n')
+    >>> events = read_label_files([p], warn=lambda m: print(m.split(": ", 1)[1]))
+    corrupt line (Expecting property name enclosed in double quotes); skipped, the file is left as it is
+    >>> [e["id"] for e in events]
+    ['a']
+    """
+    try:
+        files = walk(paths, suffixes=LABEL_FILE_SUFFIXES, describe="label files (.jsonl)")
+    except ExtractError as exc:
+        raise LabelFileError(str(exc)) from None
+    for path in files:  # every file checked before any is read
+        check_label_file(path, must_exist=True)
+    events: list[dict] = []
+    for path in files:
+        try:
+            file_events = read_events(path, warn=warn)
+        except TrainingError as exc:
+            raise LabelFileError(str(exc)) from None
+        for event in file_events:
+            event["_file"] = str(path)
+        events.extend(file_events)
+    return events
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def latest_by_annotator(events: Iterable[dict]) -> dict[tuple[str, str], dict]:
+    """Each (comment id, annotator)'s standing label event, undo events applied.
+
+    Parameters
+    ----------
+    events : iterable of dict
+        Label and undo events in file order.
+
+    Returns
+    -------
+    dict
+        ``{(comment id, annotator): event}``, in the order the pairs first appeared.
+
+    Examples
+    --------
+    >>> ev = [{"id": "a", "annotator": "m1", "labels": {"slur": 1}},
+    ...       {"id": "a", "annotator": "m1", "labels": {"slur": 0}},
+    ...       {"id": "a", "annotator": "m1", "undo": True}]
+    >>> latest_by_annotator(ev)[("a", "m1")]["labels"]
+    {'slur': 1}
+    """
+    stacks: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for event in events:
+        key = (str(event["id"]), str(event.get("annotator") or "unknown"))
+        if event.get("undo"):
+            if stacks[key]:
+                stacks[key].pop()
+        else:
+            stacks[key].append(event)
+    return {key: stack[-1] for key, stack in stacks.items() if stack}
+
+
+def resolve(events: Iterable[dict]) -> list[dict]:
+    """One row per comment: each annotator's latest label, then the majority per label.
+
+    Parameters
+    ----------
+    events : iterable of dict
+
+    Returns
+    -------
+    list of dict
+        With ``id``, ``thread``, ``text``, ``thread_title``, ``thread_text``, ``labels``
+        (label → 0/1, only labels someone gave), ``annotators`` and ``source``; in the order
+        the comments first appear.
+
+    Examples
+    --------
+    >>> ev = [{"id": "a", "annotator": "m1", "labels": {"slur": 1}},
+    ...       {"id": "a", "annotator": "m2", "labels": {"slur": 0}}]
+    >>> row = resolve(ev)[0]
+    >>> row["labels"], row["annotators"]                 # a tie counts as positive
+    ({'slur': 1}, ['m1', 'm2'])
+    """
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    order: list[str] = []
+    for (cid, _annotator), event in latest_by_annotator(events).items():
+        if cid not in by_id:
+            order.append(cid)
+        by_id[cid].append(event)
+    rows = []
+    for cid in order:
+        evs = by_id[cid]
+        labels = {}
+        for label in LABELS:
+            votes = [
+                int(e["labels"][label])
+                for e in evs
+                if isinstance(e.get("labels"), dict) and e["labels"].get(label) in (0, 1)
+            ]
+            if votes:
+                labels[label] = 1 if sum(votes) * 2 >= len(votes) else 0
+        first = evs[-1]
+        rows.append(
+            {
+                "id": cid,
+                "thread": first.get("thread"),
+                "text": first.get("text", ""),
+                "thread_title": first.get("thread_title"),
+                "thread_text": first.get("thread_text"),
+                "labels": labels,
+                "annotators": sorted({str(e.get("annotator")) for e in evs}),
+                "source": first.get("source"),
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- writing, durably
+
+
+def label_event(
+    comment_id: str,
+    text: str,
+    labels: Mapping[str, Any],
+    *,
+    annotator: str,
+    thread: str | None = None,
+    source: str | None = None,
+    at: str | None = None,
+    **extra: Any,
+) -> dict:
+    """A label event in the label-file format (labels as 0/1 ints, time in UTC ISO 8601).
+
+    Parameters
+    ----------
+    comment_id, text : str
+    labels : mapping
+        Label → 0/1 (or bool); None or a missing label means not given.
+    annotator : str
+    thread, source, at : str, optional
+        ``at`` defaults to :func:`now`.
+    **extra
+        Further keys (``thread_title``, ``thread_text``...); None values are left out.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        For an unknown label or a value other than 0 and 1.
+
+    Examples
+    --------
+    >>> e = label_event("c1", "それな", {"slur": True, "delete": 0}, annotator="m1", at="2026-01-01T00:00:00Z")
+    >>> e["labels"], e["thread"]
+    ({'slur': 1, 'delete': 0}, None)
+    """
+    clean = {}
+    for label in LABELS:
+        if label in labels and labels[label] is not None:
+            value = labels[label]
+            if value not in (0, 1, True, False):
+                raise ValueError(f"label '{label}' must be 0 or 1, not {value!r}")
+            clean[label] = int(value)
+    unknown = set(labels) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown label(s) {', '.join(sorted(unknown))}; the labels are {', '.join(LABELS)}")
+    event = {
+        "id": str(comment_id),
+        "thread": thread,
+        "text": text,
+        "labels": clean,
+        "annotator": annotator,
+        "at": at or now(),
+        "source": source,
+    }
+    event.update({k: v for k, v in extra.items() if v is not None})
+    return event
+
+
+def undo_event(comment_id: str, *, annotator: str, at: str | None = None) -> dict:
+    """An event that takes back ``annotator``'s latest label of a comment.
+
+    Examples
+    --------
+    >>> undo_event("c1", annotator="m1", at="2026-01-01T00:00:00Z")
+    {'id': 'c1', 'annotator': 'm1', 'at': '2026-01-01T00:00:00Z', 'undo': True}
+    """
+    return {"id": str(comment_id), "annotator": annotator, "at": at or now(), "undo": True}
+
+
+def append_events(path: str | os.PathLike, events: Iterable[dict]) -> None:
+    """Append events to a label file: one write per call under an exclusive lock, then
+    fsync, so a crash never leaves a half line and two writers never interleave.
+
+    The caller may show the next comment (or answer 200) once this returns.
+
+    Parameters
+    ----------
+    path : path-like
+        Created (with its directory) if missing.
+    events : iterable of dict
+
+    Raises
+    ------
+    OSError
+        When the file cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "sub" / "l.jsonl"
+    >>> append_events(p, [undo_event("c1", annotator="m1", at="2026-01-01T00:00:00Z")])
+    >>> p.read_text()
+    '{"id": "c1", "annotator": "m1", "at": "2026-01-01T00:00:00Z", "undo": true}\\n'
+    """
+    import fcntl
+
+    data = "".join(json.dumps(e, ensure_ascii=False, sort_keys=False) + "\n" for e in events).encode("utf-8")
+    if not data:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            # A previous writer killed mid-line would leave no newline at the end: start clean.
+            size = os.fstat(fd).st_size
+            if size:
+                with open(path, "rb") as fh:
+                    fh.seek(size - 1)
+                    if fh.read(1) != b"\n":
+                        data = b"\n" + data
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,106 @@
+"""``moderation labels export``: one row per comment with its labels resolved, the table
+``moderation train`` reads.
+
+Examples
+--------
+>>> rows = export_rows([{"id": "a", "text": "x", "annotator": "m1", "labels": {"slur": 1}}])
+>>> [rows[0][c] for c in ("slur", "off_topic", "delete")]
+[1, None, None]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import IO
+
+from ..core import LABELS
+from ..io.files import write_csv, write_jsonl
+from .events import resolve
+
+#: The columns of an export, in order.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "thread",
+    "text",
+    *LABELS,
+    "annotators",
+    "thread_title",
+    "thread_text",
+    "source",
+)
+#: The formats :func:`write_export` writes.
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
+
+
+def export_rows(events: Iterable[dict]) -> list[dict]:
+    """One row per comment, labels resolved by :func:`moderation.labels.events.resolve` (each
+    annotator's latest label, then the majority; a tie counts as positive).
+
+    Parameters
+    ----------
+    events : iterable of dict
+
+    Returns
+    -------
+    list of dict
+        With the keys of :data:`EXPORT_COLUMNS`. A label that no annotator gave is None (a
+        blank cell: unknown, not 0).
+
+    Examples
+    --------
+    >>> ev = [{"id": "a", "text": "x", "annotator": "m1", "labels": {"slur": 1, "delete": 1}},
+    ...       {"id": "a", "text": "x", "annotator": "m2", "labels": {"slur": 0, "delete": 1}},
+    ...       {"id": "a", "annotator": "m2", "undo": True}]
+    >>> row = export_rows(ev)[0]
+    >>> row["slur"], row["off_topic"], row["delete"], row["annotators"]
+    (1, None, 1, ['m1'])
+    """
+    rows = []
+    for r in resolve(events):
+        row = {"id": r["id"], "thread": r.get("thread"), "text": r.get("text", "")}
+        for label in LABELS:
+            row[label] = r["labels"].get(label)
+        row["annotators"] = r["annotators"]
+        row["thread_title"] = r.get("thread_title")
+        row["thread_text"] = r.get("thread_text")
+        row["source"] = r.get("source")
+        rows.append(row)
+    return rows
+
+
+def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl") -> int:
+    """Write exported rows as JSON Lines or CSV (annotators joined with ``;`` in CSV).
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        From :func:`export_rows`.
+    fh : text file
+    fmt : {'jsonl', 'csv'}
+
+    Returns
+    -------
+    int
+        The rows written.
+
+    Raises
+    ------
+    ValueError
+        For another format.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> write_export([{"id": "a", "text": "x", "slur": 1, "annotators": ["m1", "m2"]}], out, "csv")
+    1
+    >>> out.getvalue().splitlines()[1]
+    'a,,x,1,,,m1;m2,,,'
+    """
+    if fmt == "jsonl":
+        return write_jsonl(rows, fh)
+    if fmt == "csv":
+        return write_csv(
+            ({**row, "annotators": ";".join(row["annotators"])} for row in rows), fh, columns=list(EXPORT_COLUMNS)
+        )
+    raise ValueError(f"unknown format {fmt!r}")
