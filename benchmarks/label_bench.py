@@ -12,8 +12,8 @@ Two ways to press:
 - ``back-to-back``: the next key goes out as soon as the screen is complete. Background
   work that has started (about 25 ms per flagged label's spans) finishes first.
 
-It also times, in this process, :meth:`Session.press` + :meth:`Session.render` (the tool's own
-work, fsync included, without a pty or a second process), and the fsynced append alone. As the
+It also times, in this process, :meth:`Session.press` + :meth:`Screen.render` of its view (the
+tool's own work, fsync included, without a pty or a second process), and the fsynced append alone. As the
 reference, measured in the same run, it times a plain scikit-learn
 ``TfidfVectorizer + LogisticRegression`` ``predict_proba`` on one comment.
 
@@ -21,6 +21,7 @@ reference, measured in the same run, it times a plain scikit-learn
 
 The goal is a p99 under 50 ms from key to next comment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ AUTHORED = ROOT / "labels" / "authored.jsonl"
 MODEL = ROOT / "models" / "default"
 sys.path.insert(0, str(ROOT))
 
-from moderation.labeling import FRAME_END  # noqa: E402
+from moderation.apps.labeling.terminal import FRAME_END  # noqa: E402
 
 PROGRESS = re.compile(r"labeled (\d+) of (\d+) · (\d+) this session")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -59,8 +60,9 @@ def comments_file(tmp: Path, limit: int) -> Path:
             if i >= limit:
                 break
             row = json.loads(line)
-            dst.write(json.dumps({k: row[k] for k in ("id", "thread", "thread_title", "text")},
-                                 ensure_ascii=False) + "\n")
+            dst.write(
+                json.dumps({k: row[k] for k in ("id", "thread", "thread_title", "text")}, ensure_ascii=False) + "\n"
+            )
     return out
 
 
@@ -70,9 +72,15 @@ def pty_latencies(inputs: Path, labels: Path, keys: int, pause: float | None) ->
     import pexpect
 
     exe = Path(sys.executable).with_name("moderation")
-    child = pexpect.spawn(str(exe), ["label", str(inputs), "--labels", str(labels), "--annotator", "bench",
-                                     "--model", str(MODEL)], cwd=str(ROOT), dimensions=(50, 200),
-                          encoding="utf-8", timeout=60, env={**os.environ, "TERM": "xterm"})
+    child = pexpect.spawn(
+        str(exe),
+        ["label", str(inputs), "--labels", str(labels), "--annotator", "bench", "--model", str(MODEL)],
+        cwd=str(ROOT),
+        dimensions=(50, 200),
+        encoding="utf-8",
+        timeout=60,
+        env={**os.environ, "TERM": "xterm"},
+    )
     child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
 
     def frame() -> str:
@@ -109,21 +117,26 @@ def pty_latencies(inputs: Path, labels: Path, keys: int, pause: float | None) ->
 
 
 def in_process(inputs: Path, labels: Path, keys: int) -> tuple[list[float], list[float]]:
+    from moderation.apps.labeling.items import collect_items
+    from moderation.apps.labeling.model_view import ModelView
+    from moderation.apps.labeling.screen import Screen
+    from moderation.apps.labeling.session import Session
+    from moderation.apps.labeling.worker import idle
     from moderation.extract import extract
-    from moderation.labeling import ModelView, Session, collect_items
-    from moderation.labels import append_events, label_event
-    from moderation.score import Moderator
+    from moderation.labels.events import append_events, label_event
+    from moderation.moderator import Moderator
 
     items = collect_items(extract([inputs]))
     session = Session(items, labels, "bench-inproc", model=ModelView(Moderator.load(MODEL), items))
-    session.render(200)
+    screen = Screen()
+    screen.render(session.view(), 200)
     press = []
     for _ in range(keys):
-        while session.idle() is not None:  # the pause: spans for the comment on screen and the next ones
+        while idle(session) is not None:  # the pause: spans for the comment on screen and the next ones
             pass
         t0 = time.perf_counter()
         session.press("n")
-        session.render(200)
+        screen.render(session.view(), 200)
         press.append(time.perf_counter() - t0)
     append = []
     for i in range(keys):
@@ -139,7 +152,8 @@ def reference(keys: int) -> list[float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    rows = [json.loads(line) for line in open(AUTHORED, encoding="utf-8")]
+    with open(AUTHORED, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
     texts = [r["text"] for r in rows]
     y = [r["labels"]["slur"] for r in rows]
     pipe = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)), LogisticRegression(max_iter=1000))
@@ -162,15 +176,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inputs = comments_file(tmp, args.comments)
-        print(f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}, "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}, "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
         paced, flagged, ready = pty_latencies(inputs, tmp / "paced.jsonl", keys, args.pause)
         print(f"key → next comment, pty, paced ({args.pause:.2f} s reading pause):  {percentiles(paced)}")
         print(f"    flagged comments drawn with their spans already there: {ready} of {flagged}")
         burst, flagged, ready = pty_latencies(inputs, tmp / "burst.jsonl", keys, None)
         print(f"key → next comment, pty, back-to-back:                  {percentiles(burst)}")
-        print(f"    flagged comments drawn with their spans already there: {ready} of {flagged} "
-              "(the others get them a moment later)")
+        print(
+            f"    flagged comments drawn with their spans already there: {ready} of {flagged} "
+            "(the others get them a moment later)"
+        )
         press, append = in_process(inputs, tmp / "inproc.jsonl", keys)
         print(f"Session.press + render, in process (fsync included):  {percentiles(press)}")
         print(f"append_events alone (lock + write + fsync):            {percentiles(append)}")

@@ -1,0 +1,182 @@
+"""``moderation labels stats`` and ``moderation labels export``: label files written by
+``moderation label`` (:mod:`moderation.labels`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO
+
+import click
+
+from ...core import LABELS, LabelFileError
+from ...labels.events import labels_text, read_label_files
+from .common import warn
+
+
+def print_stats(stats: dict, fh: IO[str], *, max_disagreements: int = 50) -> None:
+    """The stats of :func:`moderation.labels.agreement.label_stats` as tables (rich).
+
+    Parameters
+    ----------
+    stats : dict
+    fh : text file
+    max_disagreements : int
+        Disagreements listed (the rest are counted).
+
+    Examples
+    --------
+    >>> import io
+    >>> from moderation.labels.agreement import label_stats
+    >>> out = io.StringIO()
+    >>> print_stats(label_stats([{"id": "a", "text": "x", "annotator": "m1", "labels": {"slur": 1}}]), out)
+    >>> out.getvalue().splitlines()[0].strip()
+    '1 comments labeled, 1 events'
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..report import console_for
+
+    console = console_for(fh)
+    table = Table(
+        title=Text(f"{stats['comments']:,} comments labeled, {stats['events']:,} events"), title_justify="left"
+    )
+    table.add_column("annotator")
+    for col in ("comments", *LABELS):
+        table.add_column(col, justify="right")
+    for annotator, counts in stats["annotators"].items():
+        table.add_row(Text(annotator), *(f"{counts[c]:,}" for c in ("comments", *LABELS)))
+    resolved = stats["resolved"]
+    table.add_row(
+        Text("resolved", style="bold"),
+        "",
+        *(f"{resolved[label]['positive']:,} / {resolved[label]['known']:,}" for label in LABELS),
+    )
+    console.print(table)
+    agreement = Table(title=Text("agreement on comments labeled by two or more annotators"), title_justify="left")
+    for col in ("label", "comments", "observed", "measure", "value"):
+        agreement.add_column(col, justify="left" if col in ("label", "measure") else "right")
+    for label, info in stats["agreement"].items():
+        measure = {
+            "cohen_kappa": "Cohen's kappa",
+            "krippendorff_alpha": "Krippendorff's alpha (nominal)",
+            None: "— (one annotator)",
+        }[info["measure"]]
+        observed = "—" if info["observed"] is None else f"{info['observed']:.3f}"
+        value = info["value"]
+        shown = (
+            ("—" if info["measure"] is None else "undefined (no variation)" if info["items"] else "no overlap")
+            if value is None
+            else f"{value:.3f}"
+        )
+        agreement.add_row(label, str(info["items"]), observed, measure, shown)
+    console.print(agreement)
+    dis = stats["disagreements"]
+    if not dis:
+        console.print("no disagreements")
+        return
+    table = Table(title=Text(f"{len(dis)} disagreements"), title_justify="left", show_lines=False)
+    for col, kw in (
+        ("id", {"no_wrap": True}),
+        ("differs on", {"no_wrap": True}),
+        ("labels by annotator", {}),
+        ("text", {"overflow": "fold"}),
+    ):
+        table.add_column(col, **kw)
+    for d in dis[:max_disagreements]:
+        by = "; ".join(f"{a}: {labels_text(labels)}" for a, labels in d["by"].items())
+        text = d["text"].replace("\n", " ⏎ ")
+        excerpt = text[:80] + ("…" if len(text) > 80 else "")
+        table.add_row(Text(d["id"]), ", ".join(d["labels"]), Text(by), Text(excerpt))
+    console.print(table)
+    if len(dis) > max_disagreements:
+        console.print(f"… and {len(dis) - max_disagreements} more (use --format json for all)")
+
+
+def _read(files: tuple[str, ...]) -> list[dict]:
+    try:
+        return read_label_files(files, warn=warn)
+    except LabelFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("labels")
+def labels_group():
+    """Label files written by `moderation label`: agreement statistics, and export to a
+    training table.
+
+    Example:
+
+        moderation labels stats labels/seed.jsonl labels/other.jsonl
+    """
+
+
+@labels_group.command("stats")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts.",
+)
+@click.option(
+    "--max-disagreements",
+    default=50,
+    show_default=True,
+    type=click.IntRange(0, None),
+    help="Disagreements listed in the table (json lists all).",
+)
+def stats_cmd(files, fmt, max_disagreements):
+    """Counts per label and annotator, and agreement between annotators.
+
+    Agreement is measured per label on the comments that two or more annotators labeled
+    (each annotator's latest label, undo applied). With two annotators it is Cohen's kappa,
+    with more Krippendorff's alpha (nominal). The comments they disagree on are listed.
+    Corrupt lines are reported with their line number and skipped.
+
+    Example:
+
+        moderation labels stats labels/seed.jsonl --format json
+    """
+    from ...labels.agreement import label_stats
+
+    stats = label_stats(_read(files))
+    if fmt == "json":
+        click.echo(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        print_stats(stats, sys.stdout, max_disagreements=max_disagreements)
+
+
+@labels_group.command("export")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "jsonl")),
+    default=None,
+    help="Output format (default: from the --out extension, else jsonl).",
+)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+def export_cmd(files, fmt, out):
+    """One row per comment with its labels resolved, ready for `moderation train`.
+
+    Each annotator's latest label counts (undo applied), then the majority (a tie counts as
+    positive). The columns are id, thread, text, slur, off_topic, delete, annotators,
+    thread_title, thread_text and source. A label nobody gave is blank (unknown).
+
+    Example:
+
+        moderation labels export labels/ --out labels.csv
+    """
+    from ...labels.export import export_rows, write_export
+    from .common import output_stream
+
+    fmt = fmt or ("csv" if out and out.lower().endswith((".csv", ".tsv")) else "jsonl")
+    rows = export_rows(_read(files))
+    with output_stream(out, newline="" if fmt == "csv" else None) as fh:
+        n = write_export(rows, fh, fmt)
+    if out is not None and out != "-":
+        click.echo(f"wrote {n:,} comments to {out}", err=True)

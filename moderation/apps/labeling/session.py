@@ -1,0 +1,522 @@
+"""A labeling session as a pure state machine: the queue of comments, the toggled labels, and
+the transitions of each key (toggle, save, skip, undo, help, quit).
+
+It knows nothing about terminals and draws nothing: :meth:`Session.view` says what to show
+(a :class:`View`), :mod:`~moderation.apps.labeling.screen` draws it and
+:mod:`~moderation.apps.labeling.terminal` feeds keys in. Its only I/O is appending label
+events to the label file (:func:`moderation.labels.events.append_events`: one write under a
+lock, then fsync) before a save or an undo returns.
+
+Examples
+--------
+>>> import tempfile, pathlib, json
+>>> from moderation.io.readers.scrape import parse_scrape
+>>> from moderation.apps.labeling.items import collect_items
+>>> items = collect_items(parse_scrape("在韓米軍の話\\n>>1\\n下朝鮮は黙ってろ", thread="t"))
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "l.jsonl"
+>>> s = Session(items, path, "m1")
+>>> for key in "n" + "sd" + "\\r":
+...     _ = s.press(key)
+>>> for line in path.read_text().splitlines():
+...     print(json.loads(line)["text"], json.loads(line)["labels"])
+在韓米軍の話 {'slur': 0, 'off_topic': 0, 'delete': 0}
+下朝鮮は黙ってろ {'slur': 1, 'off_topic': 0, 'delete': 1}
+>>> s.done_count, s.current is None, s.view().comment is None
+(2, True, True)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...core import LABELS
+from ...labels.events import append_events, label_event, labels_text, latest_by_annotator, resolve, undo_event
+from .items import Item
+
+if TYPE_CHECKING:
+    from .model_view import ModelView
+
+#: The key that toggles each label, in display order.
+LABEL_KEYS: dict[str, str] = {"s": "slur", "o": "off_topic", "d": "delete"}
+if tuple(LABEL_KEYS.values()) != LABELS:  # checked at import: a new label needs a key here
+    raise ImportError(f"LABEL_KEYS names {tuple(LABEL_KEYS.values())}, but the labels are {LABELS}")
+#: The orders comments can be offered in.
+ORDERS: tuple[str, ...] = ("sequential", "uncertain", "random")
+ENTER_KEYS: tuple[str, ...] = ("\r", "\n")  # save the toggled labels
+CLEAN_KEY = "n"  # save as clean
+SKIP_KEY = "x"
+UNDO_KEY = "u"
+HELP_KEY = "?"
+QUIT_KEYS: tuple[str, ...] = ("q", "\x03", "\x04")  # q, Ctrl-C, Ctrl-D
+
+
+# --------------------------------------------------------------------------- what to show
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """The comment on screen and what surrounds it.
+
+    Attributes
+    ----------
+    id, thread, text : str
+    no : int or None
+        Its post number.
+    title, headline : str or None
+        The thread title; else the first line of the thread's first article.
+    replies : tuple of (int, str or None)
+        Per post it replies to: the post's text, ``""`` if deleted, None if not in the input.
+    """
+
+    id: str
+    thread: str
+    no: int | None
+    text: str
+    title: str | None
+    headline: str | None
+    replies: tuple[tuple[int, str | None], ...]
+
+
+@dataclass(frozen=True)
+class ScoresView:
+    """The model's view of the comment on screen.
+
+    Attributes
+    ----------
+    scores : dict
+        Label → probability, None for a label the model lacks.
+    thresholds : dict
+        Label → ``{"hold", "reject"}``, None for a label without thresholds.
+    action : str
+    flagged : tuple of str
+    spans : tuple of dict or None
+        The reasons behind the flags; None while they are being computed.
+    """
+
+    scores: dict[str, float | None]
+    thresholds: dict[str, dict[str, float] | None]
+    action: str
+    flagged: tuple[str, ...]
+    spans: tuple[dict, ...] | None
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a screen shows at one moment of a :class:`Session` (a view-model).
+
+    Attributes
+    ----------
+    annotator, labels_path, order : str
+    has_model : bool
+    model_version : str or None
+    show_scores : bool
+    comment : CommentView or None
+        None when nothing is left to label.
+    scores : ScoresView or None
+        None without a model, with scores hidden, or with nothing left.
+    toggles : frozenset of str
+        The labels toggled on for the comment on screen.
+    done, total, this_session, skipped, left : int
+        Progress: labeled by this annotator, offered, saved this session, skipped this
+        session, still queued.
+    rate_per_hour : float or None
+        Saves per hour this session (None until there are three).
+    notices : tuple of str
+        Warnings to show (only until the first key).
+    status : str
+        What the last key did.
+    help : bool
+        Whether the key help is shown.
+    """
+
+    annotator: str
+    labels_path: str
+    order: str
+    has_model: bool
+    model_version: str | None
+    show_scores: bool
+    comment: CommentView | None
+    scores: ScoresView | None
+    toggles: frozenset[str]
+    done: int
+    total: int
+    this_session: int
+    skipped: int
+    left: int
+    rate_per_hour: float | None
+    notices: tuple[str, ...]
+    status: str
+    help: bool
+
+    @property
+    def all_done(self) -> bool:
+        """Every offered comment is labeled by this annotator."""
+        return self.done == self.total
+
+
+# --------------------------------------------------------------------------- the session
+
+
+class Session:
+    """The state of one labeling session: the queue, the toggles, saving, undo and re-ranking.
+
+    It knows nothing about terminals: :func:`~moderation.apps.labeling.terminal.run_terminal`
+    feeds it keys and draws :meth:`view`; tests and benchmarks drive it directly. Work that
+    needs the model (spans, refits) is done outside it (a
+    :class:`~moderation.apps.labeling.worker.Background` worker or
+    :func:`~moderation.apps.labeling.worker.idle`) and handed back through
+    :meth:`apply_spans` and :meth:`apply_ranking`.
+
+    Parameters
+    ----------
+    items : sequence of Item
+        Every comment offered by the input (already-labeled ones included: they count in
+        the progress and are skipped).
+    labels_path : path-like
+        The label file events are appended to.
+    annotator : str
+    events : iterable of dict
+        The label file's events as read at start (resume and undo history).
+    order : {'sequential', 'uncertain', 'random'}
+    model : ModelView, optional
+        Scores and spans on screen; required for ``order='uncertain'``.
+    refit_every : int
+        With ``order='uncertain'``, refit the light model and re-rank after this many saves.
+    seed : int, optional
+        For ``order='random'``.
+    show_scores : bool
+        Show the model's scores and spans (False: the model only orders the queue).
+    notices : sequence of str
+        Warnings to show on the first screen (corrupt lines, skipped input rows).
+    clock : callable
+        Seconds, for the labeling rate.
+
+    Raises
+    ------
+    ValueError
+        For an unknown order, or ``order='uncertain'`` without a model.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from moderation.core import Comment
+    >>> items = [Item(Comment("t", f"t-{n}", n, "comment", f"投稿{n}"), "題", None, "") for n in (1, 2)]
+    >>> s = Session(items, pathlib.Path(tempfile.mkdtemp()) / "l.jsonl", "m1")
+    >>> s.toggle("slur"); s.view().toggles
+    frozenset({'slur'})
+    >>> s.skip(); s.view().comment.id, s.status
+    ('t-2', 'skipped t-1')
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        labels_path: str | os.PathLike,
+        annotator: str,
+        *,
+        events: Iterable[dict] = (),
+        order: str = "sequential",
+        model: ModelView | None = None,
+        refit_every: int = 20,
+        seed: int | None = None,
+        show_scores: bool = True,
+        notices: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+        if order == "uncertain" and model is None:
+            raise ValueError("order='uncertain' needs a model")
+        self.items = list(items)
+        self.labels_path = Path(labels_path)
+        self.annotator = annotator
+        self.order = order
+        self.model = model
+        self.refit_every = max(1, int(refit_every))
+        self.show_scores = show_scores
+        self.clock = clock
+        self.started = clock()
+        self.index_of = {item.id: i for i, item in enumerate(self.items)}
+        events = [e for e in events if isinstance(e, dict)]
+        standing = latest_by_annotator(events)
+        mine = sorted(
+            (
+                (e.get("_line", 0), cid)
+                for (cid, ann), e in standing.items()
+                if ann == annotator and cid in self.index_of
+            )
+        )
+        self.done: set[int] = {self.index_of[cid] for _line, cid in mine}
+        # Undo history: this annotator's standing labels in file order, so that 'u' right after
+        # a resume takes back the last label of the previous session.
+        self.history: list[tuple[int, dict, bool]] = [
+            (self.index_of[cid], dict(standing[(cid, annotator)].get("labels") or {}), False) for _l, cid in mine
+        ]
+        # Labels known so far (every annotator, resolved), for the light model of --order uncertain.
+        self.known: dict[int, dict] = {
+            self.index_of[r["id"]]: dict(r["labels"])
+            for r in resolve(events)
+            if r["id"] in self.index_of and r["labels"]
+        }
+        self.queue: list[int] = [i for i in range(len(self.items)) if i not in self.done]
+        if order == "random":
+            random.Random(seed).shuffle(self.queue)
+        elif order == "uncertain" and model is not None:
+            self._rank(model.margins(self.queue))
+        self.toggles: set[str] = set()
+        self.saved_this_session = 0
+        self.skipped = 0
+        self.saves_since_refit = 0
+        self.refit_pending = False
+        self.refits = 0
+        self.help = False
+        self.status = ""
+        self.notices = list(notices)
+        self.show_notices = True  # until the first key
+
+    # ----------------------------------------------------------------------- state
+    @property
+    def current(self) -> int | None:
+        """Index of the item on screen (None when nothing is left)."""
+        return self.queue[0] if self.queue else None
+
+    @property
+    def done_count(self) -> int:
+        """Offered comments this annotator has a standing label for."""
+        return len(self.done)
+
+    @property
+    def rate_per_hour(self) -> float | None:
+        """Saves per hour this session (None before the third save)."""
+        elapsed = self.clock() - self.started
+        if self.saved_this_session < 3 or elapsed <= 0:
+            return None
+        return self.saved_this_session / elapsed * 3600
+
+    def _rank(self, margins: Iterable[float]) -> None:
+        """Order the queue by margin, least certain first (input order breaks ties)."""
+        self.queue = [i for _m, _pos, i in sorted(zip(margins, range(len(self.queue)), self.queue, strict=True))]
+
+    # ----------------------------------------------------------------------- keys
+    def press(self, key: str) -> bool:
+        """Handle one key; returns False when the session should end (a quit key).
+
+        Saving appends the event (flushed and fsynced) before returning, so whatever is
+        drawn next comes after the label is on disk. A save or undo that cannot be written
+        leaves everything as it was and says so in :attr:`status`.
+
+        Parameters
+        ----------
+        key : str
+            One key: a label key (:data:`LABEL_KEYS`), Enter, ``n``, ``x``, ``u``, ``?`` or a
+            quit key.
+
+        Returns
+        -------
+        bool
+        """
+        self.show_notices = False
+        if key in QUIT_KEYS:
+            return False
+        if key == HELP_KEY:
+            self.help = not self.help
+            return True
+        if key == UNDO_KEY:
+            try:
+                self.undo()
+            except OSError as exc:
+                self.status = f"NOT UNDONE: cannot write {self.labels_path} ({exc.strerror or exc})"
+            return True
+        if self.current is None:
+            if key not in ("\x1b",):
+                self.status = "nothing left to label: u undo the last label · q quit"
+            return True
+        if key in LABEL_KEYS:
+            self.toggle(LABEL_KEYS[key])
+        elif key in ENTER_KEYS or key == CLEAN_KEY:
+            labels = {label: int(key != CLEAN_KEY and label in self.toggles) for label in LABELS}
+            try:
+                self.save(labels)
+            except OSError as exc:  # the comment stays on screen with its toggles: nothing is lost silently
+                self.status = (
+                    f"NOT SAVED: cannot write {self.labels_path} ({exc.strerror or exc}); fix that and save again"
+                )
+        elif key == SKIP_KEY:
+            self.skip()
+        else:
+            shown = key if key.isprintable() else repr(key)
+            self.status = f"key {shown} does nothing here; press ? for help"
+        return True
+
+    def toggle(self, label: str) -> None:
+        """Toggle ``label`` for the comment on screen."""
+        self.toggles ^= {label}
+        self.status = ""
+
+    def skip(self) -> None:
+        """Pass over the comment on screen without saving; it comes back next session."""
+        index = self.queue.pop(0)
+        self.skipped += 1
+        self.toggles = set()
+        self.status = f"skipped {self.items[index].id}"
+
+    def save(self, labels: dict[str, int]) -> dict:
+        """Append a label event for the current item and move on.
+
+        Parameters
+        ----------
+        labels : dict
+            Label → 0/1.
+
+        Returns
+        -------
+        dict
+            The event written.
+
+        Raises
+        ------
+        OSError
+            When the label file cannot be written (nothing changes then).
+        """
+        index = self.queue[0]
+        item = self.items[index]
+        rec = item.comment
+        event = label_event(
+            rec.id,
+            rec.text,
+            labels,
+            annotator=self.annotator,
+            thread=rec.thread,
+            source=rec.source or None,
+            thread_title=item.title,
+            thread_text=item.thread_text or None,
+        )
+        append_events(self.labels_path, [event])  # one write under a lock, then fsync
+        self.queue.pop(0)
+        self.done.add(index)
+        self.history.append((index, dict(event["labels"]), True))
+        self.known[index] = dict(event["labels"])
+        self.saved_this_session += 1
+        self.toggles = set()
+        self.status = f"saved {rec.id}: {labels_text(event['labels'])}"
+        if self.order == "uncertain":
+            self.saves_since_refit += 1
+            if self.saves_since_refit >= self.refit_every:
+                self.refit_pending = True
+        return event
+
+    def undo(self) -> dict | None:
+        """Take back this annotator's last label: append an undo event, and put the comment back
+        on screen with its toggles as they were.
+
+        Returns
+        -------
+        dict or None
+            The undo event (None if there was nothing to undo).
+
+        Raises
+        ------
+        OSError
+            When the label file cannot be written (nothing changes then).
+        """
+        if not self.history:
+            self.status = "nothing to undo"
+            return None
+        index, labels, this_session = self.history[-1]
+        item = self.items[index]
+        event = undo_event(item.id, annotator=self.annotator)
+        append_events(self.labels_path, [event])
+        self.history.pop()
+        self.done.discard(index)
+        self.known.pop(index, None)
+        if index in self.queue:
+            self.queue.remove(index)
+        self.queue.insert(0, index)
+        self.toggles = {label for label in LABELS if labels.get(label) == 1}
+        if this_session:
+            self.saved_this_session -= 1
+        self.status = f"undid the label of {item.id} (was {labels_text(labels)}); change it and save"
+        return event
+
+    # ----------------------------------------------------------------------- work done elsewhere
+    def wanted_spans(self) -> list[int]:
+        """Items whose spans are wanted next: the comment on screen, then the two after it
+        (flagged ones only, not yet computed)."""
+        if self.model is None or not self.show_scores:
+            return []
+        return [i for i in self.queue[:3] if self.model.flagged[i] and self.model.explained(i) is None]
+
+    def refit_request(self) -> tuple[dict[int, dict], list[int]] | None:
+        """The labels so far and the items to re-rank, when a refit is due (it is then
+        considered under way until :meth:`apply_ranking`)."""
+        if not self.refit_pending:
+            return None
+        self.refit_pending = False
+        self.saves_since_refit = 0
+        return dict(self.known), list(self.queue[1:])
+
+    def apply_spans(self, index: int, reasons: list[dict]) -> bool:
+        """Store spans computed elsewhere; True when they belong to the comment on screen."""
+        if self.model is not None:
+            self.model.store(index, reasons)
+        return index == self.current
+
+    def apply_ranking(self, ranked: Sequence[int], refitted: Sequence[str], n_known: int) -> None:
+        """Re-order what remains (the comment on screen stays) by a ranking from
+        :meth:`ModelView.rank`; items it does not know keep their place after it."""
+        rank = {index: r for r, index in enumerate(ranked)}
+        head, rest = self.queue[:1], self.queue[1:]
+        self.queue = head + sorted(rest, key=lambda i: rank.get(i, len(rank)))  # stable: unknown ones keep their order
+        self.refits += 1
+        what = ", ".join(refitted) if refitted else "none yet (too few labels of each kind)"
+        self.status = f"re-ranked {len(rest)} remaining on {n_known} labels (refitted: {what})"
+
+    # ----------------------------------------------------------------------- what to show
+    def view(self) -> View:
+        """What the screen shows now.
+
+        Returns
+        -------
+        View
+        """
+        cur = self.current
+        comment = scores = None
+        if cur is not None:
+            item = self.items[cur]
+            rec = item.comment
+            comment = CommentView(rec.id, rec.thread, rec.no, item.text, item.title, item.headline, tuple(item.replies))
+            if self.model is not None and self.show_scores:
+                spans = self.model.explained(cur)
+                scores = ScoresView(
+                    self.model.scores(cur),
+                    {label: self.model.thresholds.get(label) for label in LABELS},
+                    self.model.actions[cur],
+                    tuple(self.model.flagged[cur]),
+                    None if spans is None else tuple(spans),
+                )
+        return View(
+            annotator=self.annotator,
+            labels_path=str(self.labels_path),
+            order=self.order,
+            has_model=self.model is not None,
+            model_version=None if self.model is None else self.model.version,
+            show_scores=self.show_scores,
+            comment=comment,
+            scores=scores,
+            toggles=frozenset(self.toggles),
+            done=self.done_count,
+            total=len(self.items),
+            this_session=self.saved_this_session,
+            skipped=self.skipped,
+            left=len(self.queue),
+            rate_per_hour=self.rate_per_hour,
+            notices=tuple(self.notices) if self.show_notices else (),
+            status=self.status,
+            help=self.help,
+        )
