@@ -13,6 +13,7 @@ The client is a small asyncio HTTP/1.1 client (keep-alive, Content-Length) so th
 
     python benchmarks/serve_bench.py [--requests 10000] [--concurrency 32] [--workers 1] [--no-explain]
 """
+
 # No "from __future__ import annotations": FastAPI reads the reference endpoint's annotations.
 import argparse
 import asyncio
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS_FILE = ROOT / "labels" / "authored.jsonl"
@@ -40,6 +40,7 @@ def comments() -> list[dict]:
 
 # --------------------------------------------------------------------------- the reference server
 
+
 def reference_app():
     """A minimal FastAPI endpoint around a plain scikit-learn pipeline."""
     from fastapi import FastAPI
@@ -51,12 +52,13 @@ def reference_app():
     rows = [json.loads(line) for line in LABELS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = [r["text"] for r in rows]
     y = [r["labels"].get("delete", 0) for r in rows]
-    pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
-                             LogisticRegression(max_iter=1000)).fit(texts, y)
+    pipeline = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True), LogisticRegression(max_iter=1000)
+    ).fit(texts, y)
 
     class Body(BaseModel):
         text: str
-        thread: Optional[dict] = None
+        thread: dict | None = None
 
     app = FastAPI()
 
@@ -82,8 +84,15 @@ def run_reference_server() -> None:
 
 
 def start(cmd: list[str], env: dict | None = None) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     seen = []
     for line in proc.stderr:
         seen.append(line)
@@ -96,6 +105,7 @@ def start(cmd: list[str], env: dict | None = None) -> tuple[subprocess.Popen, in
 
 # --------------------------------------------------------------------------- the client
 
+
 class Connection:
     def __init__(self, port: int):
         self.port = port
@@ -105,8 +115,10 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        self.writer.write(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+        self.writer.write(
+            b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+        )
         await self.writer.drain()
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
@@ -182,8 +194,10 @@ def percentiles(latencies: list[float]) -> str:
     if not latencies:
         return "no answers"
     q = statistics.quantiles(latencies, n=100, method="inclusive")
-    return (f"p50 {q[49] * 1e3:6.2f} ms  p90 {q[89] * 1e3:6.2f} ms  p99 {q[98] * 1e3:6.2f} ms  "
-            f"max {max(latencies) * 1e3:7.2f} ms")
+    return (
+        f"p50 {q[49] * 1e3:6.2f} ms  p90 {q[89] * 1e3:6.2f} ms  p99 {q[98] * 1e3:6.2f} ms  "
+        f"max {max(latencies) * 1e3:7.2f} ms"
+    )
 
 
 def measure(name: str, port: int, bodies: list[bytes], args) -> dict:
@@ -192,10 +206,16 @@ def measure(name: str, port: int, bodies: list[bytes], args) -> dict:
     wall, clat, cerr = asyncio.run(concurrent(port, bodies, args.requests, args.concurrency))
     print(f"{name} (load average {os.getloadavg()[0]:.1f})")
     print(f"  sequential, {args.requests:,} requests: {percentiles(lat)}  errors {err}")
-    print(f"  {args.concurrency} concurrent clients, {args.requests:,} requests: {args.requests / wall:7.1f} req/s  "
-          f"({percentiles(clat)})  errors {cerr}", flush=True)
-    return {"p99": statistics.quantiles(lat, n=100, method="inclusive")[98] if lat else None,
-            "errors": err + cerr, "throughput": args.requests / wall}
+    print(
+        f"  {args.concurrency} concurrent clients, {args.requests:,} requests: {args.requests / wall:7.1f} req/s  "
+        f"({percentiles(clat)})  errors {cerr}",
+        flush=True,
+    )
+    return {
+        "p99": statistics.quantiles(lat, n=100, method="inclusive")[98] if lat else None,
+        "errors": err + cerr,
+        "throughput": args.requests / wall,
+    }
 
 
 def main() -> None:
@@ -204,15 +224,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=1, help="moderation serve --workers")
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--no-explain", dest="explain", action="store_false",
-                        help="send explain: false (scores and actions only)")
+    parser.add_argument(
+        "--no-explain", dest="explain", action="store_false", help="send explain: false (scores and actions only)"
+    )
     parser.add_argument("--model", default=None, help="model directory (default: models/default)")
     parser.add_argument("--reference-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference_server:
         return run_reference_server()
 
-    from moderation.score import Moderator
+    from moderation.moderator import Moderator
 
     rows = comments()
     bodies = [json.dumps({**r, "explain": args.explain}, ensure_ascii=False).encode("utf-8") for r in rows]
@@ -224,13 +245,25 @@ def main() -> None:
         t0 = time.perf_counter()
         moderator.review(r["text"], thread=r["thread"], explain=args.explain)
         inproc.append(time.perf_counter() - t0)
-    print(f"{len(rows)} distinct comments (labels/authored.jsonl) with thread titles, explain={args.explain}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine skews every figure)")
+    print(
+        f"{len(rows)} distinct comments (labels/authored.jsonl) with thread titles, explain={args.explain}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine skews every figure)"
+    )
     print(f"in process, Moderator.review, {len(inproc):,} calls: {percentiles(inproc)}", flush=True)
 
     feedback = Path(tempfile.mkdtemp(prefix="serve_bench.")) / "feedback.jsonl"
-    cmd = [sys.executable, "-m", "moderation", "serve", "--port", "0", "--workers", str(args.workers),
-           "--feedback", str(feedback)] + (["--model", args.model] if args.model else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "moderation",
+        "serve",
+        "--port",
+        "0",
+        "--workers",
+        str(args.workers),
+        "--feedback",
+        str(feedback),
+    ] + (["--model", args.model] if args.model else [])
     ours, ours_port = start(cmd)
     try:
         wait_ready(ours_port)
@@ -245,8 +278,10 @@ def main() -> None:
         reference.terminate()
         reference.wait(20)
     goal = "met" if result["p99"] is not None and result["p99"] <= 0.010 else "NOT met"
-    print(f"goal p99 <= 10 ms for one request: {goal} (p99 {result['p99'] * 1e3:.2f} ms; "
-          f"reference {ref['p99'] * 1e3:.2f} ms); errors: {result['errors']} (reference {ref['errors']})")
+    print(
+        f"goal p99 <= 10 ms for one request: {goal} (p99 {result['p99'] * 1e3:.2f} ms; "
+        f"reference {ref['p99'] * 1e3:.2f} ms); errors: {result['errors']} (reference {ref['errors']})"
+    )
     if result["errors"] or ref["errors"]:
         sys.exit(1)
 
