@@ -12,7 +12,7 @@ from conftest import FIXTURES, SEED, load_expected, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.cli import cli
+from moderation.apps.cli import cli
 from moderation.core import Comment, ExtractError
 from moderation.io import registry
 from moderation.io.extract import extract, extract_file, extract_frame

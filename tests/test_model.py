@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from conftest import ROOT, SEED, SHARED_DATA, run_cli
-from moderation.cli import cli
+from moderation.apps.cli import cli
 from moderation.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadContext, build_featurizer
 from moderation.lexicon import Lexicon
 from moderation.model import ModelError, load_model, save_model

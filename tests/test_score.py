@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from conftest import FIXTURES, SEED, run_cli
 from moderation import Moderator
-from moderation.cli import cli
+from moderation.apps.cli import cli
 from moderation.score import thread_context
 
 
