@@ -14,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from moderation.io.extract import extract_file
+from moderation.io import extract_file
 from moderation.io.readers.scrape import parse_scrape
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -122,7 +122,7 @@ def in_process(inputs: Path, labels: Path, keys: int) -> tuple[list[float], list
     from moderation.apps.labeling.screen import Screen
     from moderation.apps.labeling.session import Session
     from moderation.apps.labeling.worker import idle
-    from moderation.extract import extract
+    from moderation.io import extract
     from moderation.labels.events import append_events, label_event
     from moderation.moderator import Moderator
 

@@ -11,6 +11,7 @@ ru_maxrss: the largest single process, which for ours is the parent (its workers
 model's pages). Summed over the parent and its workers (proportional set size, sampled from
 /proc), 1,000,000 comments peaked at 463 MB with 2 jobs, 270 MB with --jobs 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_bench import build  # noqa: E402
-
 
 REFERENCE = r"""
 import sys, time, pandas as pd
@@ -80,15 +80,21 @@ def main() -> None:
 
         ours, ours_mem, _ = measured([exe, "score", str(data), "--format", "csv", "--out", str(tmp / "ours.csv")])
         rows = len(pd.read_csv(tmp / "ours.csv"))
-        _wall, ref_mem, ref_out = measured([sys.executable, "-c", REFERENCE, str(train), str(data), str(tmp / "ref.csv")])
+        _wall, ref_mem, ref_out = measured(
+            [sys.executable, "-c", REFERENCE, str(train), str(data), str(tmp / "ref.csv")]
+        )
         ref_total, ref_predict = map(float, ref_out.split())
     print(f"{args.n:,} comments ({mb:.1f} MB CSV), model {args.model}")
-    print(f"moderation score (read, thread context, features, 3 calibrated labels, actions, CSV out; "
-          f"process start included): {ours:.1f} s = {args.n / ours:,.0f} comments/s, peak RSS {ours_mem:.0f} MB, "
-          f"{rows:,} rows out")
-    print(f"reference, TfidfVectorizer char 1-3 + LogisticRegression x3 (training excluded): read+predict+write "
-          f"{ref_total:.1f} s = {args.n / ref_total:,.0f} comments/s (predict alone {args.n / ref_predict:,.0f}/s); "
-          f"peak RSS {ref_mem:.0f} MB (includes its training)")
+    print(
+        f"moderation score (read, thread context, features, 3 calibrated labels, actions, CSV out; "
+        f"process start included): {ours:.1f} s = {args.n / ours:,.0f} comments/s, peak RSS {ours_mem:.0f} MB, "
+        f"{rows:,} rows out"
+    )
+    print(
+        f"reference, TfidfVectorizer char 1-3 + LogisticRegression x3 (training excluded): read+predict+write "
+        f"{ref_total:.1f} s = {args.n / ref_total:,.0f} comments/s (predict alone {args.n / ref_predict:,.0f}/s); "
+        f"peak RSS {ref_mem:.0f} MB (includes its training)"
+    )
     print(f"speed ratio, ours / reference (read+predict+write): {ref_total / ours:.2f}x")
 
 

@@ -6,6 +6,7 @@ label balance look like real board posts. Run it pinned to one core:
 
     taskset -c 0 python benchmarks/train_bench.py [--n 10000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,14 @@ def build(n: int, seed: int = 0) -> pd.DataFrame:
     out = []
     for i in range(n):
         a, b = rng.choice(rows), rng.choice(rows)
-        out.append({"id": f"bench-{i}", "text": a["text"] + ("\n" + b["text"] if rng.random() < 0.5 else ""),
-                    "thread_title": a.get("thread_title", ""),
-                    **{k: max(a["labels"][k], b["labels"][k]) if i % 2 else a["labels"][k] for k in LABELS}})
+        out.append(
+            {
+                "id": f"bench-{i}",
+                "text": a["text"] + ("\n" + b["text"] if rng.random() < 0.5 else ""),
+                "thread_title": a.get("thread_title", ""),
+                **{k: max(a["labels"][k], b["labels"][k]) if i % 2 else a["labels"][k] for k in LABELS},
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -46,8 +52,9 @@ def main() -> None:
         frame.to_csv(data, index=False)
         exe = Path(sys.executable).with_name("moderation")
         t0 = time.perf_counter()
-        res = subprocess.run([str(exe), "train", str(data), "--out", str(Path(tmp) / "model")],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [str(exe), "train", str(data), "--out", str(Path(tmp) / "model")], capture_output=True, text=True
+        )
         ours = time.perf_counter() - t0
         if res.returncode:
             sys.exit(res.stderr)
@@ -59,8 +66,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     for label in LABELS:
-        make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)),
-                      LogisticRegression(max_iter=1000)).fit(frame["text"], frame[label])
+        make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LogisticRegression(max_iter=1000)).fit(
+            frame["text"], frame[label]
+        )
     reference = time.perf_counter() - t0
     cores = len(os.sched_getaffinity(0))
     print(f"{args.n:,} comments, {cores} core(s) available")

@@ -7,8 +7,10 @@ moderator would delete, and sit in front of a forum as a pre-moderation hook.
 >>> Moderator.load().review("いい試合だった").action
 'allow'
 """
-__version__ = "0.1.0"
-__all__ = ["Moderator", "Decision", "extract", "__version__"]
+
+from .core import __version__
+
+__all__ = ["Decision", "Moderator", "__version__", "extract"]
 
 
 def __getattr__(name):
@@ -22,7 +24,7 @@ def __getattr__(name):
 
         return Decision
     if name == "extract":
-        from .extract import extract
+        from .io import extract
 
         return extract
     raise AttributeError(name)

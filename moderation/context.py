@@ -19,10 +19,11 @@ Examples
 >>> contexts.for_record(Comment(thread="t", id="t-2", no=2, kind="comment", text="それな")).text
 '在韓米軍の役割\\n撤退は早い'
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .core import Comment
@@ -69,8 +70,14 @@ def _clean(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def build_context(title: str | None = None, text: str | None = None, *, reply_to: str | None = None,
-                  articles: Iterable[str] = (), posts: Iterable[str] = ()) -> Context:
+def build_context(
+    title: str | None = None,
+    text: str | None = None,
+    *,
+    reply_to: str | None = None,
+    articles: Iterable[str] = (),
+    posts: Iterable[str] = (),
+) -> Context:
     """The context of one comment from the pieces of its thread.
 
     Parameters
@@ -104,8 +111,7 @@ def build_context(title: str | None = None, text: str | None = None, *, reply_to
     return Context(_clean(title), body.strip())
 
 
-def thread_context(title: str | None = None, text: str | None = None, *,
-                   reply_to: str | None = None) -> str:
+def thread_context(title: str | None = None, text: str | None = None, *, reply_to: str | None = None) -> str:
     """The context string the model reads (:attr:`Context.text` of :func:`build_context`).
 
     Examples
@@ -165,8 +171,7 @@ class ThreadContexts:
     def context(self, thread: str, *, title: str | None = None) -> Context:
         """The context a new post of ``thread`` gets (``title`` overrides the one seen)."""
         state = self._state(thread)
-        return build_context(title if title is not None else state.title,
-                             articles=state.articles, posts=state.posts)
+        return build_context(title if title is not None else state.title, articles=state.articles, posts=state.posts)
 
     def add_post(self, thread: str, text: str) -> None:
         """Remember a post of ``thread`` as context for the posts after it."""
@@ -194,3 +199,20 @@ class ThreadContexts:
             del state.articles[:-ARTICLES_KEPT]
         elif rec.kind == "comment":
             self.add_post(rec.thread, rec.text)
+
+
+def titles_first(records: Iterable[Comment]) -> Iterator[Comment]:
+    """Scraped pages put the thread title at the end: each thread file's records are read
+    whole and its title records come first, so every post sees its thread's title.
+    CSV/JSONL records stream through one at a time."""
+    pending: list[Comment] = []
+    source = None
+    for rec in records:
+        if rec.source != source:
+            yield from sorted(pending, key=lambda r: r.kind != "title")
+            pending, source = [], rec.source
+        if is_tabular(rec):
+            yield rec
+        else:
+            pending.append(rec)
+    yield from sorted(pending, key=lambda r: r.kind != "title")

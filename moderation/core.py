@@ -12,6 +12,7 @@ Examples
 >>> issubclass(ModelError, ModerationError)
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The package's version (also ``moderation.__version__``), recorded in every model it writes.
+__version__ = "0.1.0"
 #: The labels a comment is scored for, in output order.
 LABELS: tuple[str, ...] = ("slur", "off_topic", "delete")
 #: What can be done with a comment, from mildest to strictest.
@@ -28,8 +31,20 @@ RECORD_KINDS: tuple[str, ...] = ("article", "comment", "title", "meta")
 #: Record kinds that are scored: a moderator wants to know that a pasted article is fine too.
 SCORED_KINDS: tuple[str, ...] = ("comment", "article")
 #: Record fields in output order (CSV columns, JSONL keys).
-FIELDS: tuple[str, ...] = ("thread", "id", "no", "kind", "text", "reply_to", "deleted", "author",
-                           "posted_at", "urls", "span", "source")
+FIELDS: tuple[str, ...] = (
+    "thread",
+    "id",
+    "no",
+    "kind",
+    "text",
+    "reply_to",
+    "deleted",
+    "author",
+    "posted_at",
+    "urls",
+    "span",
+    "source",
+)
 #: A threshold no probability reaches: the one spelling of "never" (a ``reject`` that is off).
 NEVER: float = math.inf
 
@@ -49,6 +64,7 @@ def is_never(threshold: float | None) -> bool:
 
 
 # --------------------------------------------------------------------------- errors
+
 
 class ModerationError(Exception):
     """Base of every error the package raises for a user's input or files: the message is
@@ -80,6 +96,7 @@ class PolicyError(ModerationError):
 
 
 # --------------------------------------------------------------------------- records
+
 
 @dataclass
 class Comment:
@@ -168,8 +185,13 @@ class Reason:
     source: str = "model"
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "span": list(self.span), "excerpt": self.excerpt,
-                "weight": round(float(self.weight), 4), "source": self.source}
+        return {
+            "label": self.label,
+            "span": list(self.span),
+            "excerpt": self.excerpt,
+            "weight": round(float(self.weight), 4),
+            "source": self.source,
+        }
 
 
 @dataclass
@@ -189,5 +211,10 @@ class Decision:
     model: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"action": self.action, "scores": self.scores, "labels": self.labels,
-                "reasons": [r.to_dict() for r in self.reasons], "model": self.model}
+        return {
+            "action": self.action,
+            "scores": self.scores,
+            "labels": self.labels,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "model": self.model,
+        }

@@ -9,6 +9,7 @@
 :meth:`Moderator.score` takes and returns pandas frames; :func:`score_records` streams
 extracted records in chunks, so memory stays flat however large the input.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .context import ThreadContexts, build_context, is_tabular
+from .context import ThreadContexts, build_context, titles_first
 from .core import LABELS, SCORED_KINDS, Comment, Decision, ModelError, Reason
 from .io.board_text import clean_text
 from .ml.artifacts import load_model
@@ -80,8 +81,14 @@ class Moderator:
     ['text', 'slur', 'off_topic', 'delete']
     """
 
-    def __init__(self, model: ModerationModel, manifest: dict, thresholds: dict | None = None, *,
-                 policy: PolicyConfig | None = None):
+    def __init__(
+        self,
+        model: ModerationModel,
+        manifest: dict,
+        thresholds: dict | None = None,
+        *,
+        policy: PolicyConfig | None = None,
+    ):
         self.model = model
         self.manifest = manifest
         self.policy = policy
@@ -93,13 +100,21 @@ class Moderator:
         return self.decider.thresholds
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, *, thresholds: dict | None = None,
-             policy: PolicyConfig | None = None) -> Moderator:
+    def load(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        thresholds: dict | None = None,
+        policy: PolicyConfig | None = None,
+    ) -> Moderator:
         """Load and verify a model directory (the default model when ``path`` is None)."""
         path = Path(path) if path is not None else default_model_path()
         if not path.exists():
-            hint = ("train one with 'moderation train labels/ --out models/default'" if path == default_model_path()
-                    else "check the path")
+            hint = (
+                "train one with 'moderation train labels/ --out models/default'"
+                if path == default_model_path()
+                else "check the path"
+            )
             raise ModelError(f"{path}: no model there; {hint}")
         model, manifest = load_model(path)
         manifest = {**manifest, "path": str(path)}
@@ -113,8 +128,9 @@ class Moderator:
         return dict(self._info)
 
     # ----------------------------------------------------------------------- one comment
-    def review(self, text: str, *, thread: dict | str | None = None, reply_to_text: str | None = None,
-               explain: bool = True) -> Decision:
+    def review(
+        self, text: str, *, thread: dict | str | None = None, reply_to_text: str | None = None, explain: bool = True
+    ) -> Decision:
         """Score one comment in its thread and decide: ``allow``, ``hold`` or ``reject``.
 
         ``thread`` is a dict with ``title`` and ``text`` (article, earlier posts), or a title.
@@ -141,8 +157,7 @@ class Moderator:
             if explain:
                 for label in labels:
                     reasons.extend(self.model.explain(frame["text"].iloc[i], frame["context"].iloc[i], label))
-            out.append(self.decider.apply_terms(Decision(action, scores, labels, reasons, info),
-                                                frame["text"].iloc[i]))
+            out.append(self.decider.apply_terms(Decision(action, scores, labels, reasons, info), frame["text"].iloc[i]))
         return out
 
     # ----------------------------------------------------------------------- frames
@@ -155,11 +170,19 @@ class Moderator:
         if "context" in frame.columns:
             context = frame["context"].fillna("").astype(str).map(lambda c: build_context(None, c).text)
         else:
-            context = pd.Series([build_context(t, x).text for t, x in zip(
-                frame.get("thread_title", pd.Series([None] * len(frame))),
-                frame.get("thread_text", pd.Series([None] * len(frame))))], index=frame.index)
-        feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).map(clean_text).to_numpy(),
-                              "context": context.to_numpy()})
+            context = pd.Series(
+                [
+                    build_context(t, x).text
+                    for t, x in zip(
+                        frame.get("thread_title", pd.Series([None] * len(frame))),
+                        frame.get("thread_text", pd.Series([None] * len(frame))),
+                    )
+                ],
+                index=frame.index,
+            )
+        feats = pd.DataFrame(
+            {"text": frame["text"].fillna("").astype(str).map(clean_text).to_numpy(), "context": context.to_numpy()}
+        )
         decisions = self.decide(feats, explain=explain)
         out = frame.copy()
         for label in LABELS:  # rounded as the CLI and the HTTP hook report them
@@ -184,23 +207,6 @@ def _manifest_digest(manifest: dict) -> str:
 
 # --------------------------------------------------------------------------- records, streamed
 
-def _with_titles(records: Iterable[Comment]) -> Iterator[Comment]:
-    """Scraped pages put the thread title at the end: each thread file's records are read
-    whole and its title records come first, so every post sees its thread's title.
-    CSV/JSONL records stream through one at a time."""
-    pending: list[Comment] = []
-    source = None
-    for rec in records:
-        if rec.source != source:
-            yield from sorted(pending, key=lambda r: r.kind != "title")
-            pending, source = [], rec.source
-        if is_tabular(rec):
-            yield rec
-        else:
-            pending.append(rec)
-    yield from sorted(pending, key=lambda r: r.kind != "title")
-
-
 _WORKER_MODERATOR: Moderator | None = None  # set in the parent before the workers fork
 
 
@@ -210,9 +216,15 @@ def _decide_chunk(texts: list[str], contexts: list[str], explain: bool) -> list[
     return _WORKER_MODERATOR.decide(frame, explain=explain)
 
 
-def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: bool = False,
-                  chunk_size: int = 2000, jobs: int = 1,
-                  skipped: Callable[[str], None] | None = None) -> Iterator[dict]:
+def score_records(
+    moderator: Moderator,
+    records: Iterable[Comment],
+    *,
+    explain: bool = False,
+    chunk_size: int = 2000,
+    jobs: int = 1,
+    skipped: Callable[[str], None] | None = None,
+) -> Iterator[dict]:
     """Score the ``comment`` and ``article`` records of a stream, in chunks; one output row each.
 
     Deleted posts, titles and page furniture are not scored (they still give thread
@@ -225,7 +237,7 @@ def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: 
 
     def chunks() -> Iterator[list[tuple[Comment, str]]]:
         chunk: list[tuple[Comment, str]] = []
-        for rec in _with_titles(records):
+        for rec in titles_first(records):
             if rec.kind not in SCORED_KINDS or rec.deleted:
                 contexts.add(rec)
                 continue
@@ -243,8 +255,16 @@ def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: 
 
     def rows(chunk, decisions) -> Iterator[dict]:
         for (rec, _ctx), decision in zip(chunk, decisions):
-            row = {"id": rec.id, "thread": rec.thread, "no": rec.no, "kind": rec.kind, "text": rec.text,
-                   **decision.scores, "action": decision.action, "labels": decision.labels}
+            row = {
+                "id": rec.id,
+                "thread": rec.thread,
+                "no": rec.no,
+                "kind": rec.kind,
+                "text": rec.text,
+                **decision.scores,
+                "action": decision.action,
+                "labels": decision.labels,
+            }
             if explain:
                 row["reasons"] = [r.to_dict() for r in decision.reasons]
             for key, value in rec.extra.items():
@@ -268,8 +288,9 @@ def score_records(moderator: Moderator, records: Iterable[Comment], *, explain: 
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         try:
             for chunk in chunks():
-                pending.append((chunk, pool.submit(_decide_chunk, [c.text for c, _ in chunk],
-                                                   [ctx for _, ctx in chunk], explain)))
+                pending.append(
+                    (chunk, pool.submit(_decide_chunk, [c.text for c, _ in chunk], [ctx for _, ctx in chunk], explain))
+                )
                 while len(pending) > 2 * jobs:
                     done_chunk, future = pending.popleft()
                     yield from rows(done_chunk, future.result())

@@ -17,13 +17,14 @@ Examples
 >>> Decider({}, block=policy.terms.block).term_reasons("闇 バ イ ト募集")[0].excerpt
 '闇 バ イ ト'
 """
+
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -39,7 +40,7 @@ Thresholds = Mapping[str, Mapping[str, float]]
 
 # --------------------------------------------------------------------------- the policy file
 
-ThresholdValue = Union[float, Literal["never"]]
+ThresholdValue = float | Literal["never"]
 
 
 class LabelThresholds(BaseModel):
@@ -56,7 +57,7 @@ class LabelThresholds(BaseModel):
         if value is None or value == "never":
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"must be a number from 0 to 1 (or \"never\"), not {value!r}")
+            raise ValueError(f'must be a number from 0 to 1 (or "never"), not {value!r}')
         return float(value)
 
     @model_validator(mode="after")
@@ -70,8 +71,11 @@ class LabelThresholds(BaseModel):
 
     def as_dict(self) -> dict[str, float]:
         """The overrides given, with ``"never"`` as :data:`~moderation.core.NEVER`."""
-        return {k: (NEVER if v == "never" else float(v)) for k, v in (("hold", self.hold), ("reject", self.reject))
-                if v is not None}
+        return {
+            k: (NEVER if v == "never" else float(v))
+            for k, v in (("hold", self.hold), ("reject", self.reject))
+            if v is not None
+        }
 
 
 class Terms(BaseModel):
@@ -105,7 +109,8 @@ class PolicyConfig(BaseModel):
 
     Examples
     --------
-    >>> PolicyConfig.model_validate({"thresholds": {"off_topic": {"reject": "never"}}}).thresholds["off_topic"].as_dict()
+    >>> policy = PolicyConfig.model_validate({"thresholds": {"off_topic": {"reject": "never"}}})
+    >>> policy.thresholds["off_topic"].as_dict()
     {'reject': inf}
     """
 
@@ -163,10 +168,13 @@ def parse_policy(data: Mapping[str, Any], source: str = "the policy") -> PolicyC
         error = exc.errors()[0]
         where = _where(error["loc"])
         if error["type"] == "extra_forbidden":
-            message = "unknown key; " + ("[terms] takes block = [...] and watch = [...], nothing else"
-                                         if where.startswith("[terms]") else "give hold and/or reject, nothing else")
+            message = "unknown key; " + (
+                "[terms] takes block = [...] and watch = [...], nothing else"
+                if where.startswith("[terms]")
+                else "give hold and/or reject, nothing else"
+            )
         elif error["type"] in ("literal_error",) and where == "on_missing_model":
-            message = f"must be \"refuse\" or \"allow\", not {error['input']!r}"
+            message = f'must be "refuse" or "allow", not {error["input"]!r}'
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             if message.startswith("[thresholds."):
@@ -203,6 +211,7 @@ def load_policy(path: str | os.PathLike | None) -> PolicyConfig:
 
 # --------------------------------------------------------------------------- the decision rule
 
+
 class _TermMatcher(Lexicon):
     """A forum's own terms, matched exactly like the lexicon: CJK spellings on the folded
     view (separators inside a word dropped, masks as wildcards), Latin ones on word
@@ -232,12 +241,16 @@ class Decider:
     """
 
     def __init__(self, thresholds: Thresholds, *, block: Iterable[str] = (), watch: Iterable[str] = ()):
-        self.thresholds = {label: {"hold": float(t["hold"]), "reject": float(t["reject"])}
-                           for label, t in thresholds.items()}
+        self.thresholds = {
+            label: {"hold": float(t["hold"]), "reject": float(t["reject"])} for label, t in thresholds.items()
+        }
         self.block = list(block)
         self.watch = list(watch)
-        self._matchers = [(label, _TermMatcher(terms, label)) for label, terms in
-                          (("block", self.block), ("watch", self.watch)) if terms]
+        self._matchers = [
+            (label, _TermMatcher(terms, label))
+            for label, terms in (("block", self.block), ("watch", self.watch))
+            if terms
+        ]
 
     @classmethod
     def from_policy(cls, model_thresholds: Thresholds, policy: PolicyConfig | None = None) -> Decider:
@@ -257,16 +270,21 @@ class Decider:
         for label in [*model_thresholds, *(k for k in overrides if k not in model_thresholds)]:
             values = {**model_thresholds.get(label, {}), **overrides.get(label, {})}
             if "hold" not in values or "reject" not in values:
-                raise PolicyError(f"{where}: [thresholds.{label}]: the model has no '{label}' classifier to take "
-                                  "the missing threshold from; give both hold and reject")
+                raise PolicyError(
+                    f"{where}: [thresholds.{label}]: the model has no '{label}' classifier to take "
+                    "the missing threshold from; give both hold and reject"
+                )
             if values["hold"] > values["reject"]:
-                raise PolicyError(f"{where}: [thresholds.{label}]: hold ({values['hold']}) is above reject "
-                                  f"({values['reject']}) once the model's thresholds are filled in")
+                raise PolicyError(
+                    f"{where}: [thresholds.{label}]: hold ({values['hold']}) is above reject "
+                    f"({values['reject']}) once the model's thresholds are filled in"
+                )
             merged[label] = dict(values)
         return cls(merged, block=policy.terms.block, watch=policy.terms.watch)
 
-    def decide(self, scores: Mapping[str, Sequence[float] | np.ndarray],
-               has_context: Sequence[bool] | np.ndarray | None = None) -> tuple[list[str], list[list[str]]]:
+    def decide(
+        self, scores: Mapping[str, Sequence[float] | np.ndarray], has_context: Sequence[bool] | np.ndarray | None = None
+    ) -> tuple[list[str], list[list[str]]]:
         """The action and the flagged labels of each comment, from its scores alone.
 
         ``off_topic`` decides nothing for a comment without thread context (``has_context``

@@ -7,6 +7,7 @@ Examples
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "model"
 >>> manifest = train(["labels/seed.jsonl", "labels/authored.jsonl"], out, cv=2)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,14 @@ class TrainingResult:
     seconds: float
 
 
-def train(data: Iterable[str | os.PathLike], out: str | os.PathLike, *, cv: int = 4,
-          reject_precision: float = 0.9, warn: Warn | None = None) -> TrainingResult:
+def train(
+    data: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    cv: int = 4,
+    reject_precision: float = 0.9,
+    warn: Warn | None = None,
+) -> TrainingResult:
     """Train on label files / tables and write a model directory atomically.
 
     The output directory is checked before any training (a non-model directory is never
@@ -58,8 +65,9 @@ class Evaluation:
     curves: dict = field(default_factory=dict)
 
 
-def evaluate(data: Iterable[str | os.PathLike], model: str | os.PathLike | None = None, *,
-             warn: Warn | None = None) -> Evaluation:
+def evaluate(
+    data: Iterable[str | os.PathLike], model: str | os.PathLike | None = None, *, warn: Warn | None = None
+) -> Evaluation:
     """Score labelled comments with a model and measure it per label: ROC-AUC, average
     precision, and precision / recall / F1 at its ``hold`` and ``reject`` thresholds."""
     frame, summary = load_training_data(data, warn=warn)
@@ -71,14 +79,24 @@ def evaluate(data: Iterable[str | os.PathLike], model: str | os.PathLike | None 
         known = frame[label].notna().to_numpy()
         p = scored[label].to_numpy()[known]
         if label not in moderator.thresholds or not known.any():
-            results[label] = {"trained": label in moderator.thresholds, "reason": "no labelled examples"
-                              if not known.any() else "not in the model"}
+            results[label] = {
+                "trained": label in moderator.thresholds,
+                "reason": "no labelled examples" if not known.any() else "not in the model",
+            }
             continue
         y = frame[label].to_numpy()[known].astype(int)
         th = moderator.thresholds[label]
-        results[label] = {"trained": True, "hold": th["hold"], "reject": threshold_to_json(th["reject"]), "metrics": {
-            "n": int(len(y)), "positives": int(np.sum(y)), **ranking_metrics(y, p),
-            "hold": threshold_metrics(y, p, th["hold"]), "reject": threshold_metrics(y, p, th["reject"])}}
+        results[label] = {
+            "trained": True,
+            "hold": th["hold"],
+            "reject": threshold_to_json(th["reject"]),
+            "metrics": {
+                "n": len(y),
+                "positives": int(np.sum(y)),
+                **ranking_metrics(y, p),
+                "hold": threshold_metrics(y, p, th["hold"]),
+                "reject": threshold_metrics(y, p, th["reject"]),
+            },
+        }
         curves[label] = (y, p)
     return Evaluation(results, summary, moderator.info["version"], curves)
-

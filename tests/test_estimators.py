@@ -1,5 +1,6 @@
 """The feature views and the classifier follow scikit-learn's estimator contract, so a user
 can put any of them into their own Pipeline / GridSearchCV."""
+
 from __future__ import annotations
 
 import pickle
@@ -12,15 +13,24 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import (check_get_params_invariance, check_no_attributes_set_in_init,
-                                            check_parameters_default_constructible, check_set_params)
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
 
 from moderation.labels import load_training_data
 from moderation.ml.estimator import ModerationModel
 from moderation.ml.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadFeatures, build_featurizer
 
-VIEWS = [CharNgrams(min_df=1), CharNgrams(view="folded", ngram_range=(2, 3), min_df=1),
-         SubwordUnits(vocab_size=300, min_df=1, random_state=0), LexiconFeatures(), ThreadFeatures()]
+VIEWS = [
+    CharNgrams(min_df=1),
+    CharNgrams(view="folded", ngram_range=(2, 3), min_df=1),
+    SubwordUnits(vocab_size=300, min_df=1, random_state=0),
+    LexiconFeatures(),
+    ThreadFeatures(),
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +68,13 @@ def test_a_view_in_a_users_pipeline_and_grid_search(comments):
 
 def test_moderation_model_in_grid_search_with_a_custom_featurizer(comments):
     Y = comments[["slur", "delete"]]
-    model = ModerationModel(labels=("slur", "delete"), cv=2, C_grid=(4.0,), context_swaps=0,
-                            featurizer=build_featurizer(vocab_size=300, n_features=1 << 14, random_state=0))
+    model = ModerationModel(
+        labels=("slur", "delete"),
+        cv=2,
+        C_grid=(4.0,),
+        context_swaps=0,
+        featurizer=build_featurizer(vocab_size=300, n_features=1 << 14, random_state=0),
+    )
     with pytest.raises(NotFittedError):
         model.predict_proba(comments)
     grid = GridSearchCV(model, {"C_grid": [(1.0,), (16.0,)]}, cv=KFold(2, shuffle=True, random_state=0))

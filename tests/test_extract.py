@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from moderation.apps.cli import cli
 from moderation.core import Comment, ExtractError
-from moderation.io import registry
-from moderation.io.extract import extract, extract_file, extract_frame
+from moderation.io import extract, extract_file, extract_frame, registry
 from moderation.io.readers.dat import parse_dat
 from moderation.io.readers.html import parse_html
 from moderation.io.readers.scrape import parse_scrape

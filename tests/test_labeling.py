@@ -37,7 +37,7 @@ from moderation.apps.labeling.session import LABEL_KEYS, Session, View
 from moderation.apps.labeling.terminal import FRAME_END, keys_of
 from moderation.apps.labeling.worker import idle
 from moderation.core import LABELS, LabelFileError
-from moderation.io.extract import extract
+from moderation.io import extract
 from moderation.labels import latest_by_annotator, load_training_data, read_events
 from moderation.labels.agreement import label_stats
 from moderation.labels.events import read_label_files

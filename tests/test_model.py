@@ -1,4 +1,5 @@
 """The feature pipeline, the classifier, training and evaluation, and the model directory."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SEED, SHARED_DATA, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from conftest import ROOT, SEED, SHARED_DATA, run_cli
 from moderation.apps.cli import cli
-from moderation.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadContext, build_featurizer
-from moderation.lexicon import Lexicon
-from moderation.model import ModelError, load_model, save_model
-from moderation.text import fold, fold_text, normalize, normalize_text
+from moderation.core import ModelError
+from moderation.ml.artifacts import load_model, save_model
+from moderation.ml.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadFeatures, build_featurizer
+from moderation.ml.lexicon import Lexicon
+from moderation.ml.text import fold, fold_text, normalize, normalize_text
 
 AUTHORED = ROOT / "labels" / "authored.jsonl"
 
@@ -29,9 +31,14 @@ AUTHORED = ROOT / "labels" / "authored.jsonl"
 def authored_frame(n: int | None = None) -> pd.DataFrame:
     rows = [json.loads(line) for line in AUTHORED.read_text(encoding="utf-8").splitlines()]
     if n:
-        rows = rows[::max(1, len(rows) // n)][:n]
-    return pd.DataFrame({"text": [r["text"] for r in rows], "thread_title": [r["thread_title"] for r in rows],
-                         **{k: [r["labels"][k] for r in rows] for k in ("slur", "off_topic", "delete")}})
+        rows = rows[:: max(1, len(rows) // n)][:n]
+    return pd.DataFrame(
+        {
+            "text": [r["text"] for r in rows],
+            "thread_title": [r["thread_title"] for r in rows],
+            **{k: [r["labels"][k] for r in rows] for k in ("slur", "off_topic", "delete")},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +54,7 @@ def small_model_dir(tmp_path_factory) -> Path:
 
 # --------------------------------------------------------------------------- normalisation
 
+
 def test_obfuscations_fold_together():
     forms = ["チョン", "チ ョ ン", "ﾁｮﾝ", "ちょん", "チ.ョ.ン", "Ｃ"]
     folded = [fold_text(f) for f in forms[:5]]
@@ -54,9 +62,32 @@ def test_obfuscations_fold_together():
     assert normalize_text("ｗｗｗｗｗ草ーーーー") == "ww草ーー"
 
 
-board_strings = st.lists(st.sampled_from(
-    ["ﾁｮﾝ", "チ ョ ン", "ｶﾞｲｼﾞ", "ｗｗｗｗ", "ーーー", "支〇人", "ＡＢＣ", "下朝鮮", "。", " ", "\n", "アイゴー", "ﾊﾟﾁﾝｺ",
-     "ㅂㅅ", "<ヽ`∀´>", "①", "㍻", "ﬁ"]) | st.text(max_size=5), max_size=20).map("".join)
+board_strings = st.lists(
+    st.sampled_from(
+        [
+            "ﾁｮﾝ",
+            "チ ョ ン",
+            "ｶﾞｲｼﾞ",
+            "ｗｗｗｗ",
+            "ーーー",
+            "支〇人",
+            "ＡＢＣ",
+            "下朝鮮",
+            "。",
+            " ",
+            "\n",
+            "アイゴー",
+            "ﾊﾟﾁﾝｺ",
+            "ㅂㅅ",
+            "<ヽ`∀´>",
+            "①",
+            "㍻",
+            "ﬁ",
+        ]
+    )
+    | st.text(max_size=5),
+    max_size=20,
+).map("".join)
 
 
 @settings(max_examples=300, deadline=None)
@@ -73,33 +104,58 @@ def test_fast_views_equal_the_mapped_views(text):
 
 # --------------------------------------------------------------------------- lexicon
 
+
 def test_lexicon_on_the_seed_finds_the_slurs_and_not_the_innocent_words(seed_text):
     hits = Lexicon.load().find(seed_text)
     assert sorted(h.term for h in hits) == ["アイゴー", "シェイシェイ", "下朝鮮"]
     for h in hits:
-        assert seed_text[h.span[0]:h.span[1]] == h.matched
+        assert seed_text[h.span[0] : h.span[1]] == h.matched
 
 
-@pytest.mark.parametrize("text,term", [
-    ("支〇人は出ていけ", "支那人"), ("ﾁｮﾝは帰れ", "チョン"), ("チ ョ ン", "チョン"), ("you jap", "jap"),
-    ("ばかちょん", "バカチョン"), ("ｶﾞｲｼﾞ乙", "ガイジ"),
-])
+@pytest.mark.parametrize(
+    "text,term",
+    [
+        ("支〇人は出ていけ", "支那人"),
+        ("ﾁｮﾝは帰れ", "チョン"),
+        ("チ ョ ン", "チョン"),
+        ("you jap", "jap"),
+        ("ばかちょん", "バカチョン"),
+        ("ｶﾞｲｼﾞ乙", "ガイジ"),
+    ],
+)
 def test_lexicon_sees_through_spellings(text, term):
     assert term in [h.term for h in Lexicon.load().find(text)]
 
 
-@pytest.mark.parametrize("text", ["東シナ海の情勢", "japanese food", "キュウリを食べた", "鄭東泳(チョン・ドンヨン)長官",
-                                  "北朝鮮人民軍", "シナリオ通り", "在日米軍の基地"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "東シナ海の情勢",
+        "japanese food",
+        "キュウリを食べた",
+        "鄭東泳(チョン・ドンヨン)長官",
+        "北朝鮮人民軍",
+        "シナリオ通り",
+        "在日米軍の基地",
+    ],
+)
 def test_lexicon_leaves_innocent_words(text):
     assert Lexicon.load().find(text) == []
 
 
 # --------------------------------------------------------------------------- transformers
 
-@pytest.mark.parametrize("make", [
-    lambda: CharNgrams("normalized", (1, 3), 1 << 16, 1), lambda: CharNgrams("folded", (2, 4), 1 << 16, 1),
-    lambda: SubwordUnits(200, 1), lambda: LexiconFeatures(), lambda: ThreadContext(1 << 12),
-])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CharNgrams("normalized", (1, 3), 1 << 16, 1),
+        lambda: CharNgrams("folded", (2, 4), 1 << 16, 1),
+        lambda: SubwordUnits(200, 1),
+        lambda: LexiconFeatures(),
+        lambda: ThreadFeatures(1 << 12),
+    ],
+)
 def test_transformers_follow_the_estimator_contract(make):
     texts = authored_frame(60).rename(columns={"thread_title": "context"})[["text", "context"]]
     est = make()
@@ -125,6 +181,7 @@ def test_feature_union_runs_in_a_pipeline_on_plain_strings():
 
 
 # --------------------------------------------------------------------------- training and the model directory
+
 
 def test_training_writes_a_complete_verified_model(small_model_dir):
     manifest = json.loads((small_model_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -168,18 +225,21 @@ def test_a_label_with_no_data_is_not_trained_and_scores_null(tmp_path):
     assert row["off_topic"] is None and row["delete"] is None and row["slur"] is not None
 
 
-@pytest.mark.parametrize("content,message", [
-    ("body,slur\nこんにちは,1\n", "no 'text' column"),
-    ("text,slur\nこんにちは,0\nさようなら,0\nまた明日,0\n", "0 positive"),
-    ("text,slur\nこんにちは,2\n", "use 0, 1 or leave it blank"),
-    ("", "empty file"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("body,slur\nこんにちは,1\n", "no 'text' column"),
+        ("text,slur\nこんにちは,0\nさようなら,0\nまた明日,0\n", "0 positive"),
+        ("text,slur\nこんにちは,2\n", "use 0, 1 or leave it blank"),
+        ("", "empty file"),
+    ],
+)
 def test_training_bad_input_is_a_clear_error_and_leaves_no_model(tmp_path, content, message):
     data = tmp_path / "bad.csv"
     data.write_text(content, encoding="utf-8")
     res = run_cli("train", str(data), "--out", str(tmp_path / "m"))
     assert res.returncode == 1
-    assert message in res.stderr and str(data) in res.stderr or message in res.stderr
+    assert (message in res.stderr and str(data) in res.stderr) or message in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "m").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".m.")]
@@ -217,6 +277,7 @@ def test_eval_prints_metrics_and_plots(tmp_path, small_model_dir):
 
 # --------------------------------------------------------------------------- the shipped default model
 
+
 def test_default_model_on_the_seed_thread():
     res = run_cli("score", str(SEED), "--format", "jsonl", "--explain")
     assert res.returncode == 0, res.stderr
@@ -228,7 +289,7 @@ def test_default_model_on_the_seed_thread():
         assert row["action"] in ("hold", "reject") and "slur" in row["labels"]
         assert any(r["label"] == "slur" and r["source"] == "lexicon" for r in row["reasons"])
         for r in row["reasons"]:
-            assert row["text"][r["span"][0]:r["span"][1]] == r["excerpt"]
+            assert row["text"][r["span"][0] : r["span"][1]] == r["excerpt"]
     articles = [r for r in rows if r["kind"] == "article"]
     assert len(articles) == 3 and all(a["action"] == "allow" for a in articles)
 
@@ -243,7 +304,7 @@ def test_default_model_manifest_credits_the_dataset():
 def test_training_reads_the_ja_toxicity_subset(tmp_path):
     from moderation.labels import load_training_data
 
-    frame, summary = load_training_data([SHARED_DATA])
+    frame, _summary = load_training_data([SHARED_DATA])
     assert len(frame) == 437 and frame["off_topic"].isna().all()
     assert (frame["delete"] == 1).sum() > 20 and (frame["slur"] == 1).sum() > 5
 

@@ -1,4 +1,5 @@
 """Batch scoring through the real CLI and the Python API, on the shipped default model."""
+
 from __future__ import annotations
 
 import csv
@@ -8,11 +9,11 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES, SEED, run_cli
+
 from moderation import Moderator
 from moderation.apps.cli import cli
-from moderation.score import thread_context
+from moderation.context import thread_context
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +35,9 @@ def test_score_jsonl_rows_per_comment_and_article():
 
 def test_only_flagged_explain_and_fail_on(tmp_path):
     out = tmp_path / "flagged.csv"
-    res = run_cli("score", str(SEED), "--only-flagged", "--explain", "--format", "csv", "--out", str(out),
-                  "--fail-on", "reject")
+    res = run_cli(
+        "score", str(SEED), "--only-flagged", "--explain", "--format", "csv", "--out", str(out), "--fail-on", "reject"
+    )
     assert res.returncode == 1  # the seed has posts the model rejects
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows and all(r["action"] in ("hold", "reject") for r in rows)
@@ -54,8 +56,9 @@ def test_table_shows_summary_and_flagged_posts():
 
 def test_input_columns_pass_through(tmp_path):
     src = tmp_path / "c.csv"
-    src.write_text("id,text,thread_title,forum_user\nA7,ﾁｮﾝは帰れ,日韓関係,u1\nA8,楽しい試合でした,野球,u2\n",
-                   encoding="utf-8")
+    src.write_text(
+        "id,text,thread_title,forum_user\nA7,ﾁｮﾝは帰れ,日韓関係,u1\nA8,楽しい試合でした,野球,u2\n", encoding="utf-8"
+    )
     res = run_cli("score", str(src), "--format", "jsonl")
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert [r["id"] for r in rows] == ["A7", "A8"] and [r["forum_user"] for r in rows] == ["u1", "u2"]
@@ -64,8 +67,11 @@ def test_input_columns_pass_through(tmp_path):
 
 def test_bad_rows_are_reported_with_their_line_and_skipped(tmp_path):
     src = tmp_path / "c.jsonl"
-    src.write_text('{"id": "1", "text": "普通のコメント"}\n{oops\n{"id": "3", "text": ""}\n{"id": "4", "text": 42}\n'
-                   '{"id": "5", "text": "最後のコメント"}\n', encoding="utf-8")
+    src.write_text(
+        '{"id": "1", "text": "普通のコメント"}\n{oops\n{"id": "3", "text": ""}\n{"id": "4", "text": 42}\n'
+        '{"id": "5", "text": "最後のコメント"}\n',
+        encoding="utf-8",
+    )
     res = run_cli("score", str(src), "--format", "jsonl")
     assert res.returncode == 0
     assert [json.loads(line)["id"] for line in res.stdout.splitlines()] == ["1", "5"]
@@ -81,17 +87,21 @@ def test_csv_without_text_column(tmp_path):
 
 
 def test_every_fixture_thread_scores():
-    res = run_cli("score", str(FIXTURES / "scrape"), str(FIXTURES / "dat"), str(FIXTURES / "html"),
-                  "--format", "jsonl")
+    res = run_cli("score", str(FIXTURES / "scrape"), str(FIXTURES / "dat"), str(FIXTURES / "html"), "--format", "jsonl")
     assert res.returncode == 0, res.stderr
     threads = {json.loads(line)["thread"] for line in res.stdout.splitlines()}
     assert len(threads) >= 10
 
 
 def test_api_frame_and_cli_give_the_same_scores(moderator, tmp_path):
-    comments = pd.DataFrame({"id": ["a", "b", "c"], "text": ["下朝鮮は黙ってろ", "그건 아니다", "円安はまだ続くのか"],
-                             "thread_title": ["在韓米軍の役割", "在韓米軍の役割", "円相場"],
-                             "thread_text": ["在韓米軍の役割を再検討する協議が始まった。", "", ""]})
+    comments = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text": ["下朝鮮は黙ってろ", "그건 아니다", "円安はまだ続くのか"],
+            "thread_title": ["在韓米軍の役割", "在韓米軍の役割", "円相場"],
+            "thread_text": ["在韓米軍の役割を再検討する協議が始まった。", "", ""],
+        }
+    )
     src = tmp_path / "c.csv"
     comments.to_csv(src, index=False)
     res = run_cli("score", str(src), "--format", "jsonl")
@@ -113,7 +123,7 @@ def test_review_explains_with_spans(moderator):
     lexicon_reasons = [r for r in decision.reasons if r.source == "lexicon"]
     assert lexicon_reasons and lexicon_reasons[0].excerpt == "チ ョ ン"
     for r in decision.reasons:
-        assert text[r.span[0]:r.span[1]] == r.excerpt
+        assert text[r.span[0] : r.span[1]] == r.excerpt
 
 
 def test_thread_context_is_title_then_text():
@@ -128,8 +138,8 @@ def test_csv_output_round_trips(tmp_path):
 
 
 def test_parallel_scoring_gives_the_same_rows_in_the_same_order(moderator):
-    from moderation.extract import extract
-    from moderation.score import score_records
+    from moderation.io import extract
+    from moderation.moderator import score_records
 
     records = list(extract([FIXTURES / "scrape", SEED]))
     serial = list(score_records(moderator, records, chunk_size=16, jobs=1))

@@ -1,4 +1,5 @@
 """Terminal output with rich: tables of records for people, not for pipes."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,13 @@ def print_records(records: Sequence[Comment], fh, *, max_chars: int = 160) -> No
     for thread, recs in by_thread.items():
         title = next((r.text for r in recs if r.kind == "title"), "")
         counts = {k: sum(r.kind == k for r in recs) for k in KIND_STYLE}
-        table = Table(title=Text(f"{thread}  {title}".strip()), title_justify="left", show_lines=False,
-                      caption=", ".join(f"{n} {k}" for k, n in counts.items() if n), caption_justify="left")
+        table = Table(
+            title=Text(f"{thread}  {title}".strip()),
+            title_justify="left",
+            show_lines=False,
+            caption=", ".join(f"{n} {k}" for k, n in counts.items() if n),
+            caption_justify="left",
+        )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("no", justify="right", no_wrap=True)
         table.add_column("kind", no_wrap=True)
@@ -41,8 +47,14 @@ def print_records(records: Sequence[Comment], fh, *, max_chars: int = 160) -> No
                 text = text[: max_chars - 1] + "…"
             if rec.deleted:
                 text = "[deleted]"
-            table.add_row(str(i), "" if rec.no is None else str(rec.no), rec.kind,
-                          ",".join(map(str, rec.reply_to)), Text(text), style=KIND_STYLE.get(rec.kind, ""))
+            table.add_row(
+                str(i),
+                "" if rec.no is None else str(rec.no),
+                rec.kind,
+                ",".join(map(str, rec.reply_to)),
+                Text(text),
+                style=KIND_STYLE.get(rec.kind, ""),
+            )
         console.print(table)
     if not records:
         console.print("no records")
@@ -69,11 +81,21 @@ def print_metrics(labels: dict, fh, *, title: str = "") -> None:
         m = info["metrics"]
         reject = m["reject"]
         never = info["reject"] == "never" or is_never(info["reject"])
-        table.add_row(label, str(m["n"]), str(m["positives"]), _fmt(m["roc_auc"]), _fmt(m["average_precision"]),
-                      _fmt(info["hold"], 2), _fmt(m["hold"]["precision"], 2), _fmt(m["hold"]["recall"], 2),
-                      _fmt(m["hold"]["f1"], 2), "never" if never else _fmt(info["reject"], 2),
-                      "—" if never else _fmt(reject["precision"], 2), "—" if never else _fmt(reject["recall"], 2),
-                      "—" if never else _fmt(reject["f1"], 2))
+        table.add_row(
+            label,
+            str(m["n"]),
+            str(m["positives"]),
+            _fmt(m["roc_auc"]),
+            _fmt(m["average_precision"]),
+            _fmt(info["hold"], 2),
+            _fmt(m["hold"]["precision"], 2),
+            _fmt(m["hold"]["recall"], 2),
+            _fmt(m["hold"]["f1"], 2),
+            "never" if never else _fmt(info["reject"], 2),
+            "—" if never else _fmt(reject["precision"], 2),
+            "—" if never else _fmt(reject["recall"], 2),
+            "—" if never else _fmt(reject["f1"], 2),
+        )
     console_for(fh).print(table)
 
 
@@ -126,23 +148,36 @@ def print_scored(rows: list[dict], fh, manifest: dict, *, max_chars: int = 300) 
     for col in ("thread", "comments", "allow", "hold", "reject"):
         table.add_column(col, justify="left" if col == "thread" else "right")
     for thread, counts in summary.items():
-        table.add_row(Text(thread), str(sum(counts.values())), str(counts["allow"]),
-                      Text(str(counts["hold"]), style="yellow"), Text(str(counts["reject"]), style="red"))
+        table.add_row(
+            Text(thread),
+            str(sum(counts.values())),
+            str(counts["allow"]),
+            Text(str(counts["hold"]), style="yellow"),
+            Text(str(counts["reject"]), style="red"),
+        )
     console.print(table)
     flagged = [r for r in rows if r["action"] != "allow"]
     if not flagged:
         console.print("no flagged comments")
         return
     posts = Table(title=Text("flagged comments"), title_justify="left", show_lines=True)
-    for col, kw in (("action", {"no_wrap": True}), ("labels", {"no_wrap": True}),
-                    ("scores", {"no_wrap": True}), ("comment", {"overflow": "fold"})):
+    for col, kw in (
+        ("action", {"no_wrap": True}),
+        ("labels", {"no_wrap": True}),
+        ("scores", {"no_wrap": True}),
+        ("comment", {"overflow": "fold"}),
+    ):
         posts.add_column(col, **kw)
     for row in flagged:
-        text = row["text"] if len(row["text"]) <= max_chars else row["text"][:max_chars - 1] + "…"
+        text = row["text"] if len(row["text"]) <= max_chars else row["text"][: max_chars - 1] + "…"
         reasons = [r for r in row.get("reasons", []) if r["span"][1] <= len(text)]
         scores = " ".join(f"{k[:3]} {row[k]:.2f}" for k in ("slur", "off_topic", "delete") if row.get(k) is not None)
-        posts.add_row(Text(row["action"], style=ACTION_STYLE[row["action"]]), ",".join(row["labels"]),
-                      scores, highlighted(text, reasons))
+        posts.add_row(
+            Text(row["action"], style=ACTION_STYLE[row["action"]]),
+            ",".join(row["labels"]),
+            scores,
+            highlighted(text, reasons),
+        )
     console.print(posts)
 
 
@@ -166,9 +201,14 @@ class Progress:
         self.start = time.perf_counter()
         self.end: float | None = None
         live = hasattr(fh, "isatty") and fh.isatty()
-        self._bar = RichProgress(SpinnerColumn(), TextColumn("scoring… {task.completed:,} comments"),
-                                 TimeElapsedColumn(),
-                                 console=Console(file=fh), transient=True, disable=not live)
+        self._bar = RichProgress(
+            SpinnerColumn(),
+            TextColumn("scoring… {task.completed:,} comments"),
+            TimeElapsedColumn(),
+            console=Console(file=fh),
+            transient=True,
+            disable=not live,
+        )
         self._task = self._bar.add_task("scoring", total=None)
 
     def __enter__(self) -> Progress:

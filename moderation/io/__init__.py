@@ -5,7 +5,7 @@
   (:mod:`moderation.io.readers`) and format detection; third-party readers plug in here;
 - :mod:`~moderation.io.board_text`: what board text looks like (anchors, URLs, dates, …);
 - :mod:`~moderation.io.walk`: the files a list of paths names;
-- :mod:`~moderation.io.extract`: :func:`extract`, :func:`extract_file`, :func:`extract_frame`;
+- :mod:`~moderation.io.extraction`: :func:`extract`, :func:`extract_file`, :func:`extract_frame`;
 - :mod:`~moderation.io.files`: atomic writes, JSONL and CSV rows.
 
 The names below are imported on first use, so ``moderation.io.files`` does not load the readers.
@@ -23,9 +23,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "extract": "extract",
-    "extract_file": "extract",
-    "extract_frame": "extract",
+    "extract": "extraction",
+    "extract_file": "extraction",
+    "extract_frame": "extraction",
     "INPUT_FORMATS": "registry",
     "Reader": "registry",
     "detect_format": "registry",

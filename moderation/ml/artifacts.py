@@ -13,6 +13,7 @@ Examples
 >>> read_manifest(default_model_path())["format"]
 'moderation-model/1'
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,8 +27,7 @@ from pathlib import Path
 
 from sklearn.pipeline import FeatureUnion
 
-from .. import __version__
-from ..core import ModelError
+from ..core import ModelError, __version__
 from .calibration import threshold_to_json
 from .estimator import ModerationModel
 
@@ -60,30 +60,37 @@ def save_model(model: ModerationModel, out: str | os.PathLike, *, training: dict
         tmp.chmod(0o755)
         (tmp / "spm.model").write_bytes(dict(model.featurizer_.transformer_list)["subwords"].sp_model_)
         joblib.dump(_without_sentencepiece(model.featurizer_), tmp / "featurizer.joblib", compress=3)
-        classifiers = {"labels": model.labels, "label_models": model.labels_, "skipped": model.skipped_,
-                       "params": _plain_params(model)}
+        classifiers = {
+            "labels": model.labels,
+            "label_models": model.labels_,
+            "skipped": model.skipped_,
+            "params": _plain_params(model),
+        }
         joblib.dump(classifiers, tmp / "classifiers.joblib", compress=3)
         lexicon = dict(model.featurizer_.transformer_list)["lexicon"].lexicon_
         created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
         artifacts = {name: _sha256(tmp / name) for name in ARTIFACTS}
         manifest = {
             "format": MODEL_FORMAT,
-            "version": created.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(
-                "".join(artifacts.values()).encode()).hexdigest()[:8],
+            "version": created.strftime("%Y%m%dT%H%M%SZ")
+            + "-"
+            + hashlib.sha256("".join(artifacts.values()).encode()).hexdigest()[:8],
             "created": created.isoformat(),
             "package_version": __version__,
             "labels": {
-                label: ({"trained": True, "hold": lm.hold, "reject": threshold_to_json(lm.reject), "metrics": lm.metrics}
-                        if (lm := model.labels_.get(label)) else
-                        {"trained": False, "reason": model.skipped_.get(label, "not trained")})
-                for label in model.labels},
+                label: (
+                    {"trained": True, "hold": lm.hold, "reject": threshold_to_json(lm.reject), "metrics": lm.metrics}
+                    if (lm := model.labels_.get(label))
+                    else {"trained": False, "reason": model.skipped_.get(label, "not trained")}
+                )
+                for label in model.labels
+            },
             "training_data": training or {},
             "lexicon": {"version": lexicon.version, "sha256": lexicon.sha256, "entries": len(lexicon.entries)},
             "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in _plain_params(model).items()},
             "artifacts": artifacts,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
-                                           encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -99,8 +106,10 @@ def check_output_dir(out: str | os.PathLike) -> Path:
     directory (which is replaced); anything else is refused rather than deleted."""
     out = Path(out).resolve()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise ModelError(f"{out}: exists and is not a model directory; refusing to replace it "
-                         "(choose a new --out, or an existing model directory to overwrite)")
+        raise ModelError(
+            f"{out}: exists and is not a model directory; refusing to replace it "
+            "(choose a new --out, or an existing model directory to overwrite)"
+        )
     return out
 
 
@@ -134,8 +143,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise ModelError(f"{manifest_path}: not a {MODEL_FORMAT} manifest")
     if not isinstance(manifest.get("artifacts"), dict) or not set(ARTIFACTS) <= set(manifest["artifacts"]):
-        raise ModelError(f"{manifest_path}: the manifest does not list the model's artifacts "
-                         f"({', '.join(ARTIFACTS)})")
+        raise ModelError(f"{manifest_path}: the manifest does not list the model's artifacts ({', '.join(ARTIFACTS)})")
     return manifest
 
 
@@ -154,8 +162,9 @@ def verify_model_dir(path: str | os.PathLike) -> dict:
         if not f.is_file():
             raise ModelError(f"{f}: missing (listed in the manifest)")
         if _sha256(f) != digest:
-            raise ModelError(f"{f}: sha256 does not match the manifest; the file was changed or replaced, "
-                             "refusing to load it")
+            raise ModelError(
+                f"{f}: sha256 does not match the manifest; the file was changed or replaced, refusing to load it"
+            )
     for f in path.iterdir():
         if f.name not in listed and not f.name.startswith("."):
             raise ModelError(f"{f}: not part of this model (not in its manifest); remove it or retrain")
@@ -173,10 +182,13 @@ def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
         classifiers = joblib.load(path / "classifiers.joblib")
         dict(featurizer.transformer_list)["subwords"].sp_model_ = (path / "spm.model").read_bytes()
     except Exception as exc:  # a verified file that still fails: another version of the package
-        raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); "
-                         "it may come from another version of moderation: retrain it") from None
-    params = {k: v for k, v in classifiers["params"].items()
-              if k in ModerationModel().get_params() and k != "featurizer"}
+        raise ModelError(
+            f"{path}: cannot load the model ({type(exc).__name__}: {exc}); "
+            "it may come from another version of moderation: retrain it"
+        ) from None
+    params = {
+        k: v for k, v in classifiers["params"].items() if k in ModerationModel().get_params() and k != "featurizer"
+    }
     model = ModerationModel(**params)
     model.featurizer_ = featurizer
     model.labels_ = classifiers["label_models"]

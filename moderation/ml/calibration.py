@@ -12,12 +12,17 @@ Examples
 >>> a > 0
 True
 """
+
 from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (average_precision_score, precision_recall_curve, precision_recall_fscore_support,
-                             roc_auc_score)
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from ..core import NEVER
 
@@ -64,17 +69,24 @@ def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     """
     pred = (np.asarray(p) >= threshold).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(
-        np.asarray(y).astype(int), pred, average="binary", pos_label=1, zero_division=0)
-    return {"threshold": threshold_to_json(threshold), "precision": round(float(precision), 4),
-            "recall": round(float(recall), 4), "f1": round(float(f1), 4)}
+        np.asarray(y).astype(int), pred, average="binary", pos_label=1, zero_division=0
+    )
+    return {
+        "threshold": threshold_to_json(threshold),
+        "precision": round(float(precision), 4),
+        "recall": round(float(recall), 4),
+        "f1": round(float(f1), 4),
+    }
 
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict:
     """ROC-AUC and average precision (``None`` when ``y`` has one class only)."""
     if len(set(np.asarray(y).tolist())) < 2:
         return {"roc_auc": None, "average_precision": None}
-    return {"roc_auc": round(float(roc_auc_score(y, p)), 4),
-            "average_precision": round(float(average_precision_score(y, p)), 4)}
+    return {
+        "roc_auc": round(float(roc_auc_score(y, p)), 4),
+        "average_precision": round(float(average_precision_score(y, p)), 4),
+    }
 
 
 def threshold_to_json(value: float) -> float | str:

@@ -17,6 +17,7 @@ Examples
 >>> bool(model.predict_proba(pd.DataFrame({"text": ["チョンは帰れ"]}))["slur"].iloc[0] > 0.5)
 True
 """
+
 from __future__ import annotations
 
 import warnings
@@ -89,9 +90,20 @@ class ModerationModel(BaseEstimator):
         Labels that were not trained, with the reason.
     """
 
-    def __init__(self, labels=LABELS, C_grid=(4.0, 16.0), cv: int = 4, reject_precision: float = 0.9,
-                 class_weight="balanced", context_swaps: float = 0.5, vocab_size: int = 8000,
-                 n_features: int = 1 << 19, min_df: int = 2, random_state: int = 0, featurizer=None):
+    def __init__(
+        self,
+        labels=LABELS,
+        C_grid=(4.0, 16.0),
+        cv: int = 4,
+        reject_precision: float = 0.9,
+        class_weight="balanced",
+        context_swaps: float = 0.5,
+        vocab_size: int = 8000,
+        n_features: int = 1 << 19,
+        min_df: int = 2,
+        random_state: int = 0,
+        featurizer=None,
+    ):
         self.labels = labels
         self.C_grid = C_grid
         self.cv = cv
@@ -116,9 +128,16 @@ class ModerationModel(BaseEstimator):
         Y = pd.DataFrame(Y).reset_index(drop=True)
         if len(frame) != len(Y):
             raise ValueError(f"X has {len(frame)} comments but Y has {len(Y)} rows")
-        featurizer = (build_featurizer(vocab_size=self.vocab_size, n_features=self.n_features, min_df=self.min_df,
-                                       random_state=self.random_state)
-                      if self.featurizer is None else clone(self.featurizer))
+        featurizer = (
+            build_featurizer(
+                vocab_size=self.vocab_size,
+                n_features=self.n_features,
+                min_df=self.min_df,
+                random_state=self.random_state,
+            )
+            if self.featurizer is None
+            else clone(self.featurizer)
+        )
         self.featurizer_ = featurizer.fit(frame)
         self.classes_ = np.asarray(self.labels, dtype=object)
         M = self.featurizer_.transform(frame).tocsr()
@@ -131,8 +150,10 @@ class ModerationModel(BaseEstimator):
             y = Y[label][known].astype(int).to_numpy()
             n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
             if n_pos < 2 or n_neg < 2:
-                raise TrainingError(f"label '{label}' has {n_pos} positive and {n_neg} negative examples; "
-                                    "at least 2 of each are needed to train and calibrate it")
+                raise TrainingError(
+                    f"label '{label}' has {n_pos} positive and {n_neg} negative examples; "
+                    "at least 2 of each are needed to train and calibrate it"
+                )
             M_label, groups = M[known], None
             if label == "off_topic" and self.context_swaps:
                 M_label, y, groups = self._with_swapped_contexts(frame[known].reset_index(drop=True), M_label, y)
@@ -165,8 +186,9 @@ class ModerationModel(BaseEstimator):
         groups = np.concatenate([np.arange(len(y)), picked])
         return sp.vstack([M, M_extra]).tocsr(), np.concatenate([y, np.ones(len(picked), dtype=int)]), groups
 
-    def _fit_label(self, M, y: np.ndarray, groups: np.ndarray | None = None,
-                   n_real: int | None = None) -> tuple[LabelModel, np.ndarray]:
+    def _fit_label(
+        self, M, y: np.ndarray, groups: np.ndarray | None = None, n_real: int | None = None
+    ) -> tuple[LabelModel, np.ndarray]:
         """C by cross-validated AP, Platt calibration on out-of-fold scores, thresholds and
         metrics on the out-of-fold probabilities of the first ``n_real`` (labelled) rows."""
         folds = max(2, min(self.cv, int(y.sum()), int(len(y) - y.sum())))
@@ -191,9 +213,15 @@ class ModerationModel(BaseEstimator):
         n_real = len(y) if n_real is None else n_real
         yr, oof_real = y[:n_real], oof[:n_real]
         hold, reject = choose_thresholds(yr, oof_real, self.reject_precision)
-        metrics = {"n": int(n_real), "positives": int(yr.sum()), "folds": folds, "C": C,
-                   **ranking_metrics(yr, oof_real), "hold": threshold_metrics(yr, oof_real, hold),
-                   "reject": threshold_metrics(yr, oof_real, reject)}
+        metrics = {
+            "n": int(n_real),
+            "positives": int(yr.sum()),
+            "folds": folds,
+            "C": C,
+            **ranking_metrics(yr, oof_real),
+            "hold": threshold_metrics(yr, oof_real, hold),
+            "reject": threshold_metrics(yr, oof_real, reject),
+        }
         if n_real < len(y):
             metrics["context_swapped_examples"] = int(len(y) - n_real)
         classifier = self._classifier(C).fit(M, y)
@@ -202,8 +230,14 @@ class ModerationModel(BaseEstimator):
     def _classifier(self, C: float) -> LogisticRegression:
         # liblinear's dual solver is the fastest here; a looser tolerance changes the
         # cross-validated AP by < 0.001 and halves training time on 10k comments.
-        return LogisticRegression(C=C, solver="liblinear", class_weight=self.class_weight, max_iter=300,
-                                  tol=1e-3, random_state=self.random_state)
+        return LogisticRegression(
+            C=C,
+            solver="liblinear",
+            class_weight=self.class_weight,
+            max_iter=300,
+            tol=1e-3,
+            random_state=self.random_state,
+        )
 
     # ----------------------------------------------------------------------- scoring
     def features(self, X):
@@ -225,9 +259,14 @@ class ModerationModel(BaseEstimator):
         (what would be shown to a moderator); untrained labels are 0."""
         probs = self.predict_proba(X)
         thresholds = self.thresholds()
-        return pd.DataFrame({label: (probs[label].to_numpy() >= thresholds[label]["hold"]).astype(int)
-                             if label in thresholds else np.zeros(len(probs), dtype=int)
-                             for label in self.labels})
+        return pd.DataFrame(
+            {
+                label: (probs[label].to_numpy() >= thresholds[label]["hold"]).astype(int)
+                if label in thresholds
+                else np.zeros(len(probs), dtype=int)
+                for label in self.labels
+            }
+        )
 
     def score(self, X, Y) -> float:
         """Mean average precision over the labels known in ``Y`` (for model selection)."""

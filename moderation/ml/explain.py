@@ -12,6 +12,7 @@ Examples
 >>> [r.excerpt for r in explain(model, "下朝鮮は黙ってろ", "", "slur") if r.source == "lexicon"]
 ['下朝鮮']
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -46,7 +47,7 @@ def char_scores(model: ModerationModel, text: str, context: str, label: str) -> 
     widths = block_widths(model)
     for name, trans in model.featurizer_.transformer_list:
         width = widths[name]
-        block = coef[pos:pos + width]
+        block = coef[pos : pos + width]
         pos += width
         if hasattr(trans, "char_contributions"):
             out += trans.char_contributions(text, context, block)
@@ -60,12 +61,12 @@ def explain(model: ModerationModel, text: str, context: str, label: str, *, top:
     lexicon = dict(model.featurizer_.transformer_list)["lexicon"].lexicon_
     if label in ("slur", "delete"):
         for hit in lexicon.find(text):
-            reasons.append(Reason(label, hit.span, text[hit.span[0]:hit.span[1]], hit.weight, "lexicon"))
+            reasons.append(Reason(label, hit.span, text[hit.span[0] : hit.span[1]], hit.weight, "lexicon"))
     scores = char_scores(model, text, context, label)
     if len(scores) and scores.max() > 0:
         cut = RUN_CUT * scores.max()
         runs, start = [], None
-        for i, v in enumerate(list(scores) + [0.0]):
+        for i, v in enumerate([*list(scores), 0.0]):
             if v >= cut and start is None:
                 start = i
             elif v < cut and start is not None:

@@ -11,12 +11,13 @@ Examples
 >>> lex.find("鄭東泳(チョン・ドンヨン)長官")
 []
 """
+
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -32,8 +33,6 @@ _LATIN = re.compile(r"^[a-z0-9 '\-]+$")
 _KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
 _LATIN_WORD = re.compile(r"[a-z]{2}")
 _KATAKANA_CHAR = re.compile(r"[\u30a1-\u30fa\u30fc]")
-
-
 
 
 @dataclass(frozen=True)
@@ -90,14 +89,14 @@ class Lexicon:
         self._compile()
 
     @classmethod
-    def load(cls, path: str | Path | None = None, exceptions: str | Path | None = None) -> "Lexicon":
+    def load(cls, path: str | Path | None = None, exceptions: str | Path | None = None) -> Lexicon:
         """Read a lexicon TSV (default: the one shipped in the package)."""
         if path is None:
             return _default_lexicon()
         return cls._read(Path(path), Path(exceptions) if exceptions else None)
 
     @classmethod
-    def _read(cls, path: Path, exceptions_path: Path | None) -> "Lexicon":
+    def _read(cls, path: Path, exceptions_path: Path | None) -> Lexicon:
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -148,18 +147,19 @@ class Lexicon:
         # A trie-shaped pattern keeps matching fast; texts with masking marks (支〇人) take a
         # second pattern where each character may also be the WILDCARD.
         self._cjk_re = re.compile(_trie_pattern(cjk)) if cjk else None
-        self._cjk_masked_re = re.compile("|".join(
-            "".join(f"[{re.escape(c)}{WILDCARD}]" for c in s) for s in cjk)) if cjk else None
+        self._cjk_masked_re = (
+            re.compile("|".join("".join(f"[{re.escape(c)}{WILDCARD}]" for c in s) for s in cjk)) if cjk else None
+        )
         latin = sorted(self._by_latin, key=len, reverse=True)
-        self._latin_re = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(s) for s in latin) + r")(?![a-z])") \
-            if latin else None
+        self._latin_re = (
+            re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(s) for s in latin) + r")(?![a-z])") if latin else None
+        )
         self._exceptions_re = re.compile("|".join(f"(?:{p})" for p in self.exceptions)) if self.exceptions else None
         self._short_katakana = {k for k in self._by_folded if _KATAKANA.match(k) and len(k) <= 3}
         self._by_term_kind = {(e.term, e.kind): e for e in self.entries}
 
     def __getstate__(self):
-        return {"entries": self.entries, "exceptions": self.exceptions, "version": self.version,
-                "sha256": self.sha256}
+        return {"entries": self.entries, "exceptions": self.exceptions, "version": self.version, "sha256": self.sha256}
 
     def __setstate__(self, state):
         Lexicon.__init__(self, **state)
@@ -170,11 +170,14 @@ class Lexicon:
             return []
         norm = normalize(text)
         view = fold(norm, kana=False)
-        hits = [self._hit(entry, text, (view if where == "folded" else norm).span(a, b))
-                for entry, where, a, b in self._matches(norm.text, view.text)]
+        hits = [
+            self._hit(entry, text, (view if where == "folded" else norm).span(a, b))
+            for entry, where, a, b in self._matches(norm.text, view.text)
+        ]
         if self._exceptions_re is not None and hits:
-            masked = [norm.span(m.start(), m.end()) for m in self._exceptions_re.finditer(norm.text)
-                      if m.end() > m.start()]
+            masked = [
+                norm.span(m.start(), m.end()) for m in self._exceptions_re.finditer(norm.text) if m.end() > m.start()
+            ]
             hits = [h for h in hits if not any(a <= h.span[0] and h.span[1] <= b for a, b in masked)]
         hits.sort(key=lambda h: h.span)
         return hits
@@ -235,13 +238,13 @@ class Lexicon:
         if literal < 2 or literal * 2 < len(matched):
             return None
         for key, entry in self._by_folded.items():
-            if len(key) == len(matched) and all(m == WILDCARD or m == k for m, k in zip(matched, key)):
+            if len(key) == len(matched) and all(m in (WILDCARD, k) for m, k in zip(matched, key)):
                 return key, entry
         return None
 
     @staticmethod
     def _hit(entry: Entry, text: str, span: tuple[int, int]) -> Hit:
-        return Hit(entry.term, text[span[0]:span[1]], entry.category, entry.lang, entry.kind, entry.weight, span)
+        return Hit(entry.term, text[span[0] : span[1]], entry.category, entry.lang, entry.kind, entry.weight, span)
 
 
 def _trie_pattern(words: list[str]) -> str:

@@ -21,6 +21,7 @@ Examples
 >>> v.text, v.span(0, 3)
 ('チョンハ', (0, 5))
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-WILDCARD = "\uFFFD"
+WILDCARD = "\ufffd"
 _MASKS = set("○〇◯●◎□■×✕✖*＊※")
 _HIRA_START, _HIRA_END, _KATA_OFFSET = 0x3041, 0x3096, 0x60
 # Characters that are dropped inside a word in the folded view: separators people insert to

@@ -7,6 +7,7 @@ Examples
 >>> CliRunner().invoke(cli, ["--version"]).output.startswith("moderation")
 True
 """
+
 from __future__ import annotations
 
 import os
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so in one line; MODERATION_DEBUG=1 shows the traceback
         if os.environ.get("MODERATION_DEBUG"):
             raise
-        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); "
-                   "rerun with MODERATION_DEBUG=1 for details and report it", err=True)
+        click.echo(
+            f"Error: internal error ({type(exc).__name__}: {exc}); "
+            "rerun with MODERATION_DEBUG=1 for details and report it",
+            err=True,
+        )
         sys.exit(2)

@@ -1,4 +1,5 @@
 """What every command shares: warnings on stderr, output streams, the default format."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """``moderation extract``: thread dumps to one record per post."""
+
 from __future__ import annotations
 
 import click
@@ -11,11 +12,21 @@ from .common import OUTPUT_FORMATS, default_format, output_stream, warn
 
 @click.command("extract")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True,
-              help="How to read the inputs; auto picks from content and extension.")
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    default="auto",
+    show_default=True,
+    help="How to read the inputs; auto picks from content and extension.",
+)
 @click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect UTF-8, CP932, EUC-JP).")
-@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None,
-              help="Output format (default: table on a terminal, jsonl otherwise).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=None,
+    help="Output format (default: table on a terminal, jsonl otherwise).",
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
 def extract_cmd(paths, input_format, encoding, fmt, out):
     """Split thread dumps into one clean record per post.

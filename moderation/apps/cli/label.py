@@ -113,7 +113,7 @@ def label_cmd(inputs, labels_path, annotator, order, model_dir, refit_every, see
     \b
         moderation label seeds/ --labels labels/seed.jsonl --model models/default
     """
-    from ...io.extract import extract
+    from ...io import extract
     from ..labeling.items import collect_items
     from ..labeling.session import Session
     from ..labeling.terminal import TerminalError, run_terminal

@@ -1,4 +1,5 @@
 """``moderation score``: comments in thread dumps or comment files, scored and decided."""
+
 from __future__ import annotations
 
 import os
@@ -21,18 +22,33 @@ def default_jobs() -> int:
 
 @click.command("score")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default).")
+@click.option(
+    "--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default)."
+)
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect).")
-@click.option("--format", "fmt", type=click.Choice(("table", "csv", "jsonl")), default=None,
-              help="Output format (default: table on a terminal, jsonl otherwise).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "csv", "jsonl")),
+    default=None,
+    help="Output format (default: table on a terminal, jsonl otherwise).",
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
 @click.option("--only-flagged", is_flag=True, help="Only comments whose action is hold or reject.")
 @click.option("--explain", is_flag=True, help="Add the spans that raised each flagged label.")
-@click.option("--fail-on", type=click.Choice(("hold", "reject")), default=None,
-              help="Exit 1 when any comment reaches this action (for pipelines).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None,
-              help="Worker processes scoring chunks (default: the cores available, at most 2).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(("hold", "reject")),
+    default=None,
+    help="Exit 1 when any comment reaches this action (for pipelines).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes scoring chunks (default: the cores available, at most 2).",
+)
 def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, fail_on, jobs):
     """Score comments in thread dumps or comment files: slur, off_topic and delete
     probabilities, an action (allow / hold / reject) and the flagged labels.
@@ -53,12 +69,14 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
     except ModerationError as exc:
         raise click.ClickException(str(exc)) from None
     records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
-    rows_iter = score_records(moderator, records, explain=explain or fmt == "table", skipped=warn,
-                              jobs=jobs or default_jobs())
+    rows_iter = score_records(
+        moderator, records, explain=explain or fmt == "table", skipped=warn, jobs=jobs or default_jobs()
+    )
     worst = {action: rank for rank, action in enumerate(ACTIONS)}
     seen = {"max": 0, "n": 0}
 
     with Progress(sys.stderr) as progress:
+
         def tracked():
             for row in rows_iter:
                 seen["n"] += 1
@@ -83,7 +101,10 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
         except ModerationError as exc:
             raise click.ClickException(str(exc)) from None
     elapsed = progress.elapsed
-    click.echo(f"scored {seen['n']:,} comments in {elapsed:.2f} s "
-               f"({seen['n'] / elapsed if elapsed > 0 else 0:,.0f} comments/s)", err=True)
+    click.echo(
+        f"scored {seen['n']:,} comments in {elapsed:.2f} s "
+        f"({seen['n'] / elapsed if elapsed > 0 else 0:,.0f} comments/s)",
+        err=True,
+    )
     if fail_on and seen["max"] >= worst[fail_on]:
         sys.exit(1)

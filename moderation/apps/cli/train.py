@@ -1,4 +1,5 @@
 """``moderation train`` and ``moderation eval``."""
+
 from __future__ import annotations
 
 import sys
@@ -12,10 +13,20 @@ from .common import warn
 @click.command("train")
 @click.argument("data", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
-@click.option("--cv", default=4, show_default=True, type=click.IntRange(2, 20),
-              help="Cross-validation folds for choosing C, calibration and thresholds.")
-@click.option("--reject-precision", default=0.9, show_default=True, type=click.FloatRange(0.5, 1.0),
-              help="Cross-validated precision a label's reject threshold must reach.")
+@click.option(
+    "--cv",
+    default=4,
+    show_default=True,
+    type=click.IntRange(2, 20),
+    help="Cross-validation folds for choosing C, calibration and thresholds.",
+)
+@click.option(
+    "--reject-precision",
+    default=0.9,
+    show_default=True,
+    type=click.FloatRange(0.5, 1.0),
+    help="Cross-validated precision a label's reject threshold must reach.",
+)
 def train_cmd(data, out, cv, reject_precision):
     """Train the classifier on labelled comments and write a model directory.
 
@@ -37,15 +48,19 @@ def train_cmd(data, out, cv, reject_precision):
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{out}: cannot write the model ({exc.strerror or exc})") from None
-    print_metrics(result.manifest["labels"], sys.stdout,
-                  title=f"cross-validated on {result.summary['rows']:,} comments ({cv} folds), "
-                        f"trained in {result.seconds:.1f} s")
+    print_metrics(
+        result.manifest["labels"],
+        sys.stdout,
+        title=f"cross-validated on {result.summary['rows']:,} comments ({cv} folds), trained in {result.seconds:.1f} s",
+    )
     click.echo(f"wrote {out} (version {result.manifest['version']})")
 
 
 @click.command("eval")
 @click.argument("data", nargs=-1, required=True, type=click.Path())
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default).")
+@click.option(
+    "--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default)."
+)
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write precision-recall curves here (PNG).")
 def eval_cmd(data, model_dir, plot):
     """Measure a model on labelled comments: ROC-AUC, average precision, and precision /

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ...context import CONTEXT_CHARS, Context, ThreadContexts
+from ...context import CONTEXT_CHARS, Context, ThreadContexts, titles_first
 from ...core import Comment
 
 #: The first line of a thread's first article (shown when there is no title) is cut to this.
@@ -96,7 +96,7 @@ def collect_items(records: Iterable[Comment]) -> list[Item]:
     Parameters
     ----------
     records : iterable of Comment
-        Extracted records (:func:`moderation.extract.extract`).
+        Extracted records (:func:`moderation.io.extract`).
 
     Returns
     -------
@@ -109,9 +109,8 @@ def collect_items(records: Iterable[Comment]) -> list[Item]:
     >>> [(i.text, i.replies) for i in items]
     [('最初の書き込み', []), ('そうだね', [(1, '最初の書き込み')])]
     """
-    from ...moderator import _with_titles  # TODO(restructure): titles-first ordering belongs with the context
 
-    records = list(_with_titles(records))
+    records = list(titles_first(records))
     numbered: dict[str, dict[int, Comment]] = defaultdict(dict)
     ordinal: dict[str, list[Comment]] = defaultdict(list)
     headlines: dict[str, str] = {}

@@ -22,6 +22,7 @@ Examples
 >>> X.shape[0]
 3
 """
+
 from __future__ import annotations
 
 from .base import as_frame, hashed_ngrams
@@ -31,5 +32,14 @@ from .subwords import SubwordUnits
 from .thread import ThreadFeatures, script_shares
 from .union import block_slices, build_featurizer
 
-__all__ = ["CharNgrams", "LexiconFeatures", "SubwordUnits", "ThreadFeatures", "as_frame", "block_slices",
-           "build_featurizer", "hashed_ngrams", "script_shares"]
+__all__ = [
+    "CharNgrams",
+    "LexiconFeatures",
+    "SubwordUnits",
+    "ThreadFeatures",
+    "as_frame",
+    "block_slices",
+    "build_featurizer",
+    "hashed_ngrams",
+    "script_shares",
+]

@@ -1,5 +1,6 @@
 """What every feature view shares: comments as columns, hashed n-grams, TF-IDF weighting,
 and the per-character contributions that explanations are made of."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,9 @@ def columns(X) -> tuple[list[str], list[str]]:
         contexts = strings(X["context"].tolist()) if "context" in X.columns else [""] * len(texts)
         return texts, contexts
     if X is None or not hasattr(X, "__iter__"):
-        raise TypeError(f"comments must be a DataFrame with a 'text' column or a list of strings, "
-                        f"not {type(X).__name__}")
+        raise TypeError(
+            f"comments must be a DataFrame with a 'text' column or a list of strings, not {type(X).__name__}"
+        )
     texts = strings([X] if isinstance(X, str) else list(X))
     return texts, [""] * len(texts)
 
@@ -61,6 +63,7 @@ def texts_of(X) -> list[str]:
 
 # --------------------------------------------------------------------------- hashed character n-grams
 
+
 def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: int):
     """Every character n-gram of every text as (doc index, start, n, bucket) arrays.
 
@@ -83,8 +86,8 @@ def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: in
                 continue
             h = np.full(m, np.uint64(n) * _MIX, dtype=np.uint64)
             for k in range(n):
-                h = (h ^ codes[k:k + m]) * _PRIME
-            valid = (doc[:m] == doc[n - 1:n - 1 + m]) & (doc[:m] >= 0)
+                h = (h ^ codes[k : k + m]) * _PRIME
+            valid = (doc[:m] == doc[n - 1 : n - 1 + m]) & (doc[:m] >= 0)
             idx = np.nonzero(valid)[0]
             hv = h[idx]
             hv ^= hv >> np.uint64(29)
@@ -166,4 +169,3 @@ def without_cache(state: dict) -> dict:
     state = dict(state)
     state.pop("_explain_cache", None)
     return state
-

@@ -1,4 +1,5 @@
 """Features of the slur lexicon's hits."""
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def feature_names() -> list[str]:
-        return (["lex_max"] + [f"lex_{k}" for k in ENTRY_KINDS] + [f"lex_cat_{c}" for c in CATEGORIES]
-                + ["lex_count"])
+        return ["lex_max"] + [f"lex_{k}" for k in ENTRY_KINDS] + [f"lex_cat_{c}" for c in CATEGORIES] + ["lex_count"]
 
     def _row(self, hits) -> list[float]:
         row = [0.0] * (2 + len(ENTRY_KINDS) + len(CATEGORIES))
@@ -55,7 +55,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return row
 
     def transform(self, X):
-        check_is_fitted(self, 'lexicon_')
+        check_is_fitted(self, "lexicon_")
         rows = [self._row(self.lexicon_.match_entries(t)) for t in texts_of(X)]
         return sp.csr_matrix(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
 
@@ -78,4 +78,3 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
             a, b = h.span
             out[a:b] += (total * h.weight / weight_sum + spread) / max(1, b - a)
         return out
-

@@ -1,4 +1,5 @@
 """Hashed character n-grams of the normalised or the obfuscation-folded view."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import fold, fold_text, normalize, normalize_text
-from .base import effective_min_df, string_input_tags, TfidfCounts, cached, hashed_ngrams, spread, texts_of, without_cache
+from .base import (
+    TfidfCounts,
+    cached,
+    effective_min_df,
+    hashed_ngrams,
+    spread,
+    string_input_tags,
+    texts_of,
+    without_cache,
+)
 
 
 class CharNgrams(TransformerMixin, BaseEstimator):
@@ -40,8 +50,13 @@ class CharNgrams(TransformerMixin, BaseEstimator):
     0.0
     """
 
-    def __init__(self, view: str = "normalized", ngram_range: tuple[int, int] = (1, 4),
-                 n_features: int = 1 << 19, min_df: int = 2):
+    def __init__(
+        self,
+        view: str = "normalized",
+        ngram_range: tuple[int, int] = (1, 4),
+        n_features: int = 1 << 19,
+        min_df: int = 2,
+    ):
         self.view = view
         self.ngram_range = ngram_range
         self.n_features = n_features
@@ -70,7 +85,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        check_is_fitted(self, 'idf_')
+        check_is_fitted(self, "idf_")
         return TfidfCounts.weight(self._counts(texts_of(X)), self.idf_)
 
     def __sklearn_tags__(self):

@@ -1,4 +1,5 @@
 """Subword units: TF-IDF over the pieces of a sentencepiece model trained in ``fit``."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize, normalize_text
-from .base import effective_min_df, string_input_tags, TfidfCounts, cached, spread, texts_of, without_cache
+from .base import TfidfCounts, cached, effective_min_df, spread, string_input_tags, texts_of, without_cache
 
 
 def _train_sentencepiece(texts: list[str], vocab_size: int, random_state: int | None = None) -> bytes:
@@ -23,11 +24,21 @@ def _train_sentencepiece(texts: list[str], vocab_size: int, random_state: int | 
     # Every character the corpus needs must fit in the vocabulary (CJK corpora have thousands).
     distinct = len(set("".join(sentences)))
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=max(vocab_size, distinct + 16),
-        model_type="unigram", character_coverage=0.9995, hard_vocab_limit=False,
-        normalization_rule_name="identity", split_by_whitespace=True, max_sentencepiece_length=8,
-        input_sentence_size=200000, shuffle_input_sentence=True, byte_fallback=False,
-        num_threads=1, minloglevel=2)
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=max(vocab_size, distinct + 16),
+        model_type="unigram",
+        character_coverage=0.9995,
+        hard_vocab_limit=False,
+        normalization_rule_name="identity",
+        split_by_whitespace=True,
+        max_sentencepiece_length=8,
+        input_sentence_size=200000,
+        shuffle_input_sentence=True,
+        byte_fallback=False,
+        num_threads=1,
+        minloglevel=2,
+    )
     return model.getvalue()
 
 
@@ -98,7 +109,7 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        check_is_fitted(self, 'idf_')
+        check_is_fitted(self, "idf_")
         return TfidfCounts.weight(self._counts(texts_of(X)), self.idf_)
 
     def __sklearn_tags__(self):
@@ -132,10 +143,12 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
                     ids_out.append(pid)
                     shares.append(weights[pid] / counts[pid])
                     spans.append(view.span(found, pos))
-        return (np.asarray(ids_out, dtype=np.int64), np.asarray(shares, dtype=np.float64),
-                np.asarray(spans, dtype=np.int64).reshape(-1, 2))
+        return (
+            np.asarray(ids_out, dtype=np.int64),
+            np.asarray(shares, dtype=np.float64),
+            np.asarray(spans, dtype=np.int64).reshape(-1, 2),
+        )
 
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         ids, shares, spans = cached(self, text, self._occurrences)
         return spread(len(text), coef[ids] * shares, spans)
-

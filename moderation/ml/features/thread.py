@@ -1,4 +1,5 @@
 """How a comment sits in its thread: similarity, script mismatch, links and advertising."""
+
 from __future__ import annotations
 
 import re
@@ -10,14 +11,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize_text
-from .base import string_input_tags, TfidfCounts, cached, columns, hashed_ngrams, l2_rows, without_cache
-
+from .base import TfidfCounts, cached, columns, hashed_ngrams, l2_rows, string_input_tags, without_cache
 
 _SCRIPT_RANGES = (  # (script column, first code point, last code point)
-    (0, 0xAC00, 0xD7AF), (0, 0x1100, 0x11FF), (0, 0x3130, 0x318F),   # hangul
-    (1, 0x3040, 0x30FF), (1, 0xFF66, 0xFF9F),                        # kana
-    (2, 0x4E00, 0x9FFF), (2, 0x3400, 0x4DBF),                        # han
-    (3, 0x41, 0x5A), (3, 0x61, 0x7A),                                 # latin
+    (0, 0xAC00, 0xD7AF),
+    (0, 0x1100, 0x11FF),
+    (0, 0x3130, 0x318F),  # hangul
+    (1, 0x3040, 0x30FF),
+    (1, 0xFF66, 0xFF9F),  # kana
+    (2, 0x4E00, 0x9FFF),
+    (2, 0x3400, 0x4DBF),  # han
+    (3, 0x41, 0x5A),
+    (3, 0x61, 0x7A),  # latin
 )
 
 
@@ -46,7 +51,9 @@ def script_shares(texts: list[str]) -> np.ndarray:
 _AD = re.compile(
     r"(?:稼げ|稼ぐ|副業|在宅|簡単に|月収|日給|無料|登録|限定|今だけ|出会い|ライン|line\s*id|id\s*[:：]|"
     r"割引|クーポン|プレゼント|ｷｬﾝﾍﾟｰﾝ|キャンペーン|公式|詳しくは|こちら|プロフ|dm|フォロー|"
-    r"casino|カジノ|bitcoin|ビットコイン|fx|投資|セフレ|エロ|アダルト)", re.I)
+    r"casino|カジノ|bitcoin|ビットコイン|fx|投資|セフレ|エロ|アダルト)",
+    re.I,
+)
 _URL = re.compile(r"(?:https?|ttps?)://\S+|www\.\S+|\b\S+\.(?:com|net|jp|co|io|xyz|info|biz)\b", re.I)
 
 
@@ -101,48 +108,77 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         for j in range(len(distinct)):
             rows = np.nonzero(index == j)[0]
             if bounds[j + 1] > bounds[j] and len(rows):
-                best[rows] = (T[rows] @ L[bounds[j]:bounds[j + 1]].T).max(axis=1).toarray().ravel()
+                best[rows] = (T[rows] @ L[bounds[j] : bounds[j + 1]].T).max(axis=1).toarray().ravel()
         return whole, best
 
     def transform(self, X):
-        check_is_fitted(self, 'n_features_out_')
+        check_is_fitted(self, "n_features_out_")
         texts, contexts = columns(X)
         sim, best_line = self._similarity(texts, contexts)
         distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
-        p = script_shares(texts)                       # hangul, kana, han, latin
+        p = script_shares(texts)  # hangul, kana, han, latin
         q = script_shares(list(distinct))[index]
         has_ctx = np.array([1.0 if c.strip() else 0.0 for c in contexts])
-        q[has_ctx == 0] = (0.0, 0.5, 0.5, 0.0)        # no context: assume a Japanese board
+        q[has_ctx == 0] = (0.0, 0.5, 0.5, 0.0)  # no context: assume a Japanese board
         lengths = np.array([len(t) for t in texts], dtype=np.float64)
         stripped = np.array([len(t.strip()) for t in texts])
         urls = np.array([len(_URL.findall(t)) for t in texts], dtype=np.float64)
         ads = np.array([len(_AD.findall(normalize_text(t))) for t in texts], dtype=np.float64)
-        features = np.column_stack([
-            sim, has_ctx, best_line,
-            p[:, 0], p[:, 3], p[:, 1] + p[:, 2],
-            0.5 * np.abs(p - q).sum(axis=1),
-            np.log1p(urls), np.log1p(ads), np.log1p(lengths) / 5.0, (stripped <= 3).astype(float),
-            p[:, 0] * (1.0 - q[:, 0]),
-        ]) if len(texts) else np.zeros((0, 12))
+        features = (
+            np.column_stack(
+                [
+                    sim,
+                    has_ctx,
+                    best_line,
+                    p[:, 0],
+                    p[:, 3],
+                    p[:, 1] + p[:, 2],
+                    0.5 * np.abs(p - q).sum(axis=1),
+                    np.log1p(urls),
+                    np.log1p(ads),
+                    np.log1p(lengths) / 5.0,
+                    (stripped <= 3).astype(float),
+                    p[:, 0] * (1.0 - q[:, 0]),
+                ]
+            )
+            if len(texts)
+            else np.zeros((0, 12))
+        )
         return sp.csr_matrix(features.astype(np.float32))
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())
 
     def get_feature_names_out(self, input_features=None):
-        return np.array(["ctx_similarity", "ctx_present", "ctx_best_line_similarity", "script_hangul", "script_latin",
-                         "script_japanese", "script_distance", "urls", "ad_patterns", "length", "very_short",
-                         "hangul_in_non_korean_thread"], dtype=object)
+        return np.array(
+            [
+                "ctx_similarity",
+                "ctx_present",
+                "ctx_best_line_similarity",
+                "script_hangul",
+                "script_latin",
+                "script_japanese",
+                "script_distance",
+                "urls",
+                "ad_patterns",
+                "length",
+                "very_short",
+                "hangul_in_non_korean_thread",
+            ],
+            dtype=object,
+        )
 
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         # Links and advertising words are the parts of a comment a moderator can be shown.
         out = np.zeros(len(text), dtype=np.float64)
-        x = cached(self, (text, context), lambda key: self.transform(
-            pd.DataFrame({"text": [key[0]], "context": [key[1]]})).toarray()[0])
+        x = cached(
+            self,
+            (text, context),
+            lambda key: self.transform(pd.DataFrame({"text": [key[0]], "context": [key[1]]})).toarray()[0],
+        )
         for rx, k in ((_URL, 7), (re.compile(_AD.pattern, re.I), 8)):
             matches = list(rx.finditer(text))
             if matches and x[k]:
                 for m in matches:
-                    out[m.start():m.end()] += coef[k] * x[k] / len(matches) / max(1, m.end() - m.start())
+                    out[m.start() : m.end()] += coef[k] * x[k] / len(matches) / max(1, m.end() - m.start())
         return out
-

@@ -1,4 +1,5 @@
 """The feature pipeline the classifier uses: every view side by side."""
+
 from __future__ import annotations
 
 from sklearn.pipeline import FeatureUnion
@@ -9,8 +10,9 @@ from .subwords import SubwordUnits
 from .thread import ThreadFeatures
 
 
-def build_featurizer(*, vocab_size: int = 8000, n_features: int = 1 << 19, min_df: int = 2,
-                     random_state: int | None = None) -> FeatureUnion:
+def build_featurizer(
+    *, vocab_size: int = 8000, n_features: int = 1 << 19, min_df: int = 2, random_state: int | None = None
+) -> FeatureUnion:
     """The feature pipeline the classifier uses: every view side by side.
 
     Examples
@@ -18,13 +20,15 @@ def build_featurizer(*, vocab_size: int = 8000, n_features: int = 1 << 19, min_d
     >>> [name for name, _ in build_featurizer().transformer_list]
     ['chars', 'folded', 'subwords', 'lexicon', 'context']
     """
-    return FeatureUnion([
-        ("chars", CharNgrams("normalized", (1, 4), n_features, min_df)),
-        ("folded", CharNgrams("folded", (2, 4), n_features, min_df)),
-        ("subwords", SubwordUnits(vocab_size, min_df, random_state)),
-        ("lexicon", LexiconFeatures()),
-        ("context", ThreadFeatures()),
-    ])
+    return FeatureUnion(
+        [
+            ("chars", CharNgrams("normalized", (1, 4), n_features, min_df)),
+            ("folded", CharNgrams("folded", (2, 4), n_features, min_df)),
+            ("subwords", SubwordUnits(vocab_size, min_df, random_state)),
+            ("lexicon", LexiconFeatures()),
+            ("context", ThreadFeatures()),
+        ]
+    )
 
 
 def block_slices(featurizer: FeatureUnion, X_sample) -> dict[str, slice]:
@@ -35,4 +39,3 @@ def block_slices(featurizer: FeatureUnion, X_sample) -> dict[str, slice]:
         out[name] = slice(pos, pos + width)
         pos += width
     return out
-
