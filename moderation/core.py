@@ -198,6 +198,10 @@ class Reason:
 class Decision:
     """What to do with one comment, and why.
 
+    ``context`` is the thread context the comment was judged in, exactly as the model read it
+    (built by :mod:`moderation.context`); :meth:`to_dict` adds it only when asked, since it can
+    be long.
+
     Examples
     --------
     >>> Decision("allow", {"slur": 0.01}, []).to_dict()["action"]
@@ -210,11 +214,16 @@ class Decision:
     reasons: list[Reason] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return {
+    context: str = ""
+
+    def to_dict(self, *, context: bool = False) -> dict:
+        out = {
             "action": self.action,
             "scores": self.scores,
             "labels": self.labels,
             "reasons": [r.to_dict() for r in self.reasons],
             "model": self.model,
         }
+        if context:
+            out["context"] = self.context
+        return out

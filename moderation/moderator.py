@@ -157,7 +157,8 @@ class Moderator:
             if explain:
                 for label in labels:
                     reasons.extend(self.model.explain(frame["text"].iloc[i], frame["context"].iloc[i], label))
-            out.append(self.decider.apply_terms(Decision(action, scores, labels, reasons, info), frame["text"].iloc[i]))
+            decision = Decision(action, scores, labels, reasons, info, context=frame["context"].iloc[i])
+            out.append(self.decider.apply_terms(decision, frame["text"].iloc[i]))
         return out
 
     # ----------------------------------------------------------------------- frames
@@ -224,6 +225,7 @@ def score_records(
     chunk_size: int = 2000,
     jobs: int = 1,
     skipped: Callable[[str], None] | None = None,
+    with_context: bool = False,
 ) -> Iterator[dict]:
     """Score the ``comment`` and ``article`` records of a stream, in chunks; one output row each.
 
@@ -232,6 +234,7 @@ def score_records(
     chunks are scored in that many forked worker processes (the model is shared with
     them, not copied) while this process reads, builds contexts and writes; rows keep
     their input order and at most ``2 * jobs`` chunks are in flight, so memory stays flat.
+    ``with_context`` adds each comment's thread context (as the model read it) to its row.
     """
     contexts = ThreadContexts()
 
@@ -254,7 +257,7 @@ def score_records(
             yield chunk
 
     def rows(chunk, decisions) -> Iterator[dict]:
-        for (rec, _ctx), decision in zip(chunk, decisions):
+        for (rec, ctx), decision in zip(chunk, decisions):
             row = {
                 "id": rec.id,
                 "thread": rec.thread,
@@ -267,6 +270,8 @@ def score_records(
             }
             if explain:
                 row["reasons"] = [r.to_dict() for r in decision.reasons]
+            if with_context:
+                row["context"] = ctx
             for key, value in rec.extra.items():
                 row.setdefault(key, value)
             row["source"] = rec.source

@@ -37,6 +37,7 @@ def default_jobs() -> int:
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
 @click.option("--only-flagged", is_flag=True, help="Only comments whose action is hold or reject.")
 @click.option("--explain", is_flag=True, help="Add the spans that raised each flagged label.")
+@click.option("--with-context", is_flag=True, help="Add the thread context each comment was judged in (jsonl, csv).")
 @click.option(
     "--fail-on",
     type=click.Choice(("hold", "reject")),
@@ -49,7 +50,7 @@ def default_jobs() -> int:
     default=None,
     help="Worker processes scoring chunks (default: the cores available, at most 2).",
 )
-def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, fail_on, jobs):
+def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, with_context, fail_on, jobs):
     """Score comments in thread dumps or comment files: slur, off_topic and delete
     probabilities, an action (allow / hold / reject) and the flagged labels.
 
@@ -70,7 +71,12 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
         raise click.ClickException(str(exc)) from None
     records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
     rows_iter = score_records(
-        moderator, records, explain=explain or fmt == "table", skipped=warn, jobs=jobs or default_jobs()
+        moderator,
+        records,
+        explain=explain or fmt == "table",
+        skipped=warn,
+        jobs=jobs or default_jobs(),
+        with_context=with_context,
     )
     worst = {action: rank for rank, action in enumerate(ACTIONS)}
     seen = {"max": 0, "n": 0}
@@ -97,7 +103,8 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
                     if fmt == "jsonl":
                         write_jsonl(tracked(), fh)
                     else:
-                        write_csv(tracked(), fh, columns=SCORE_COLUMNS + (["reasons"] if explain else []))
+                        extra = (["reasons"] if explain else []) + (["context"] if with_context else [])
+                        write_csv(tracked(), fh, columns=SCORE_COLUMNS + extra)
         except ModerationError as exc:
             raise click.ClickException(str(exc)) from None
     elapsed = progress.elapsed

@@ -367,11 +367,12 @@ def create_app(
             media_type="application/json",
         )
 
-    def review_one(item: ReviewItem, explain: bool) -> dict:
+    def review_one(item: ReviewItem, explain: bool, with_context: bool = False) -> dict:
         if moderator is None:
             return degraded(item.text)
         thread = item.thread.model_dump() if item.thread is not None else None
-        return moderator.review(item.text, thread=thread, reply_to_text=item.reply_to_text, explain=explain).to_dict()
+        decision = moderator.review(item.text, thread=thread, reply_to_text=item.reply_to_text, explain=explain)
+        return decision.to_dict(context=with_context)
 
     @app.post(
         "/v1/review",
@@ -380,7 +381,7 @@ def create_app(
         summary="Review one comment before it is published",
     )
     def review(body: ReviewRequest) -> Response:
-        return json_response(review_one(body, body.explain))
+        return json_response(review_one(body, body.explain, body.return_context))
 
     @app.post(
         "/v1/review:batch",

@@ -126,6 +126,7 @@ class ReviewRequest(ReviewItem):
     """The body of ``POST /v1/review``: one comment, and whether to explain the decision."""
 
     explain: bool = Field(True, description="Add the spans behind each flagged label (slower).")
+    return_context: bool = Field(False, description="Add the thread context the comment was judged in.")
 
 
 class BatchRequest(Body):
@@ -185,6 +186,7 @@ class ReviewResult(Body):
     labels: list[str] = Field(description="Labels past their hold or reject threshold.")
     reasons: list[Reason]
     model: ModelInfo
+    context: str | None = Field(None, description="With return_context: the thread context as the model read it.")
 
 
 class BatchResult(Body):
