@@ -63,6 +63,21 @@ def is_never(threshold: float | None) -> bool:
     return threshold is None or threshold > 1.0
 
 
+def step(p: float, thresholds: dict[str, float]) -> str:
+    """The action one label's score calls for on its own: ``reject`` at or above the
+    ``reject`` threshold, ``hold`` at or above ``hold``, else ``allow``. The whole decision
+    (every label, the off-topic rule, a forum's terms) is :class:`moderation.policy.Decider`'s.
+
+    Examples
+    --------
+    >>> step(0.7, {"hold": 0.3, "reject": 0.6}), step(0.7, {"hold": 0.3, "reject": NEVER})
+    ('reject', 'hold')
+    """
+    if p >= thresholds["reject"]:
+        return "reject"
+    return "hold" if p >= thresholds["hold"] else "allow"
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .core import LABELS, NEVER, Decision, PolicyError, Reason
+from .core import ACTIONS, LABELS, NEVER, Decision, PolicyError, Reason, step
 from .ml.lexicon import Entry, Lexicon
 from .ml.text import WILDCARD, fold, normalize
 
@@ -302,12 +302,10 @@ class Decider:
                 p = column[i]
                 if label not in self.thresholds or p != p or (label == "off_topic" and not contexts[i]):
                     continue
-                if p >= self.thresholds[label]["reject"]:
-                    action = "reject"
+                level = step(p, self.thresholds[label])
+                if level != "allow":
                     labels.append(label)
-                elif p >= self.thresholds[label]["hold"]:
-                    action = "hold" if action == "allow" else action
-                    labels.append(label)
+                    action = max(action, level, key=ACTIONS.index)
             actions.append(action)
             flagged.append(labels)
         return actions, flagged

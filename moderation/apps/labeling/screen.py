@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from ...core import step
 from ...labels.events import labels_text
 from .session import LABEL_KEYS, CommentView, ScoresView, View
 
@@ -232,7 +233,7 @@ def _model_lines(scores: ScoresView, reasons: list[dict]) -> list:
         if p is None or th is None:
             line.append(f"{label} —   ", style="dim")
             continue
-        style = "bold red" if p >= th["reject"] else "yellow" if p >= th["hold"] else "green"
+        style = {"reject": "bold red", "hold": "yellow", "allow": "green"}[step(p, th)]
         line.append(f"{label} {p:.2f}", style=style)
         line.append(f" (hold {th['hold']:.2f})   ", style="dim")
     line.append(f"→ {scores.action}", style=_ACTION_STYLE[scores.action])
