@@ -93,7 +93,9 @@ def stable_id(thread: str, kind: str, text: str, seen: dict) -> str:
 _DELETED_BODY = re.compile(
     r"^(?:このレスは削除されています|このレスは削除されました|この投稿は削除されました|"
     r"このコメントは削除されました|このコメントは削除されています|削除されました|"
-    r"投稿者により削除されました|管理者により削除されました|あぼーん|透明あぼーん)[。\s]*$"
+    r"投稿者により削除されました|管理者により削除されました|あぼーん|透明あぼーん|うふ～ん|うふ〜ん|"
+    r"＜削除＞|<削除>|書き込みをした人によって削除されました|スレッドを立てた人によって削除されました|"
+    r"削除依頼によって隔離されました)[。\s]*$"
 )
 
 
@@ -108,8 +110,10 @@ def is_deletion_notice(text: str) -> bool:
     return bool(_DELETED_BODY.match(text.strip()))
 
 
+# Four-digit years (2025/08/01) and the two-digit ones of older boards and futaba (11/10/21(金)).
+# No two unbounded runs are adjacent, so a search stays linear on any input.
 _DATE = re.compile(
-    r"(?P<y>\d{4})[/\-年](?P<mo>\d{1,2})[/\-月](?P<d>\d{1,2})日?\s*(?:[(（][^)）\n]{1,4}[)）])?\s*"
+    r"(?<!\d)(?P<y>\d{4}|\d{2})[/\-年](?P<mo>\d{1,2})[/\-月](?P<d>\d{1,2})日?\s*(?:[(（][^)）\n]{1,4}[)）]\s*)?"
     r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?(?:\.\d+)?"
 )
 
@@ -126,6 +130,8 @@ def iso_time(text: str) -> str | None:
     --------
     >>> iso_time("2025/08/01(金) 12:34:56.78 ID:AbCd1234")
     '2025-08-01T12:34:56'
+    >>> iso_time("11/10/21(金)12:34:56 No.123")
+    '2011-10-21T12:34:56'
     >>> iso_time("2025/13/01 12:00") is None
     True
     """
@@ -133,6 +139,8 @@ def iso_time(text: str) -> str | None:
     if not m:
         return None
     y, mo, d, h, mi = (int(m.group(k)) for k in ("y", "mo", "d", "h", "mi"))
+    if len(m.group("y")) == 2:
+        y += 1900 if y >= 90 else 2000  # boards began in the late 1990s
     s = int(m.group("s") or 0)
     if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
         return None
@@ -209,9 +217,10 @@ def head_lines(sample: str) -> list[str]:
 
 # --------------------------------------------------------------------------- HTML fragments
 
-#: Any HTML tag.
-TAG = re.compile(r"<[^>]*>")
-_BR = re.compile(r"\s*<br\s*/?>\s*", re.I)
+#: Any HTML tag (a ``<`` inside one starts the next: linear on any input).
+TAG = re.compile(r"<[^<>]*>")
+_BR = re.compile(r"<br\s*/?>", re.I)
+_BLOCK = re.compile(r"</?(?:p|div|dd|li)\b[^<>]*>", re.I)
 
 
 def html_to_text(fragment: str) -> str:
@@ -222,8 +231,10 @@ def html_to_text(fragment: str) -> str:
     >>> html_to_text(' <a href="x">&gt;&gt;1</a> 本文 <br> 二行目 ')
     '>>1 本文\\n二行目'
     """
-    fragment = _BR.sub("\n", fragment)
-    fragment = re.sub(r"</?(?:p|div|dd|li)\b[^>]*>", "\n", fragment, flags=re.I)
+    # Split at <br> and strip the pieces rather than matching the blanks around each
+    # <br> in the pattern: a long run of blanks would make that quadratic.
+    fragment = "\n".join(piece.strip() for piece in _BR.split(fragment))
+    fragment = _BLOCK.sub("\n", fragment)
     fragment = TAG.sub("", fragment)
     return clean_lines(html_lib.unescape(fragment))
 

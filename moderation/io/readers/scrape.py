@@ -32,12 +32,62 @@ from ..board_text import (
 
 # A post header as scraped pages show it: ``名無し2025/07/27(Sun) 10:58:14(1/1)``, optionally
 # with the post number on the line before (``- 5``) or in front (``5 ：名無し：…``).
-_NUMBER_LINE = re.compile(r"^[ \t]*[-－‐―]?[ \t]*(\d{1,6})[ \t]*$")
-_HEADER_LINE = re.compile(
-    r"^[ \t]*(?:(?P<no>\d{1,6})[ \t]*[:：]?[ \t]*)?(?P<name>[^\n]{0,48}?)[ \t]*[:：]?[ \t]*"
-    r"(?P<date>\d{4}/\d{1,2}/\d{1,2}[ \t]*(?:[(（][^)）\n]{1,4}[)）])?[ \t]*\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)"
-    r"[ \t]*(?P<page>\(\d+/\d+\))?[ \t]*(?P<uid>ID[:：][ \t]*\S+)?[ \t]*$"
+#
+# One pattern for the whole line ran in cubic time on a line of blanks (the optional
+# separators around the lazy name are adjacent unbounded runs). The header is therefore
+# matched in three linear steps on the stripped line: find the date, then check the bounded
+# text before it (number and name) and the text after it (page and ID).
+_NUMBER_LINE = re.compile(r"[-－‐―]?[ \t]*(\d{1,6})")
+_HEADER_DATE = re.compile(
+    r"\d{4}/\d{1,2}/\d{1,2}(?:[ \t]*[(（][^)）\n]{1,4}[)）])?[ \t]*\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
 )
+_HEADER_PREFIX = re.compile(r"(?:(?P<no>\d{1,6})[ \t]*[:：]?[ \t]*)?(?P<name>[^\n]{0,48}?)[ \t]*[:：]?")
+_HEADER_SUFFIX = re.compile(r"(?P<page>\(\d+/\d+\))?[ \t]*(?P<uid>ID[:：][ \t]*\S+)?")
+_PREFIX_MAX = 6 + 48 + 8  # number, name and separators: the date starts within this
+
+
+def _number_line(line: str) -> re.Match | None:
+    """``- 5`` alone on a line: the post number of the header on the next line."""
+    return _NUMBER_LINE.fullmatch(line.strip(" \t"))
+
+
+class _Header:
+    """A matched post header: ``group(name)`` for ``no``, ``name``, ``date``, ``page``, ``uid``."""
+
+    __slots__ = ("_groups",)
+
+    def __init__(self, groups: dict[str, str | None]):
+        self._groups = groups
+
+    def group(self, name: str) -> str | None:
+        return self._groups[name]
+
+
+def _header_line(line: str) -> _Header | None:
+    """The post header on ``line``, or None; linear in the line's length.
+
+    Examples
+    --------
+    >>> _header_line("- 名無し2025/07/27(Sun) 10:58:14(1/1)").group("date")
+    '2025/07/27(Sun) 10:58:14'
+    >>> _header_line(" " * 800) is None
+    True
+    """
+    stripped = line.strip(" \t")
+    for m in _HEADER_DATE.finditer(stripped, 0, len(stripped)):
+        if m.start() > _PREFIX_MAX + 16:
+            return None
+        before = stripped[: m.start()]
+        prefix = _HEADER_PREFIX.fullmatch(before.rstrip(" \t")) if len(before) <= _PREFIX_MAX + 16 else None
+        if prefix is None:
+            continue
+        suffix = _HEADER_SUFFIX.fullmatch(stripped[m.end() :].strip(" \t"))
+        if suffix is None:
+            continue
+        return _Header({**prefix.groupdict(), "date": m.group(0), **suffix.groupdict()})
+    return None
+
+
 # A poster's name: short, and not a sentence (a post that ends with a date is not a header).
 _NAME_LIKE = re.compile(r"^[^。、！!？?\s]{0,24}$")
 _SHARE_LINE = re.compile(
@@ -190,7 +240,7 @@ class _ScrapeParser:
                 continue
             break
         first = i + 1
-        if saw_share and i >= 0 and _is_heading(self.line(i)) and not _HEADER_LINE.match(self.line(i)):
+        if saw_share and i >= 0 and _is_heading(self.line(i)) and not _header_line(self.line(i)):
             return i, i
         return first, None
 
@@ -204,7 +254,7 @@ class _ScrapeParser:
         skip_lines = set()
         for i in range(min(footer, len(self.lines))):
             line = self.line(i)
-            m = _HEADER_LINE.match(line)
+            m = _header_line(line)
             if not m or not iso_time(m.group("date")):
                 continue
             name = m.group("name").strip(" :：")
@@ -212,7 +262,7 @@ class _ScrapeParser:
                 continue
             no = int(m.group("no")) if m.group("no") else None
             start_line = i
-            if i > 0 and (num := _NUMBER_LINE.match(self.line(i - 1))):
+            if i > 0 and (num := _number_line(self.line(i - 1))):
                 no = int(num.group(1))
                 start_line = i - 1
             if no is None and not (m.group("page") or m.group("uid")):
@@ -370,7 +420,7 @@ class _ScrapeParser:
                 continue
             if (
                 _is_heading(line)
-                and not _HEADER_LINE.match(line)
+                and not _header_line(line)
                 and i - 1 >= floor
                 and _is_paragraph(texts[i - 1])
                 and paragraphs
@@ -386,7 +436,7 @@ class _ScrapeParser:
             glue = _glued_title_start(line)
             if glue is not None and (line[:glue].strip()):
                 return i, glue
-            if _is_heading(line) and not _HEADER_LINE.match(line):
+            if _is_heading(line) and not _header_line(line):
                 return i, None
         return top, None
 
@@ -486,7 +536,7 @@ def _unit_record(text: str, unit: _Unit, thread: str, source: str, seen: dict) -
         elif not body and not reply_to and unit.marker not in ("header",):
             kind = "meta"
             body = clean_lines(raw)
-        elif _NUMBER_LINE.match(body) and not reply_to and unit.marker != "header":
+        elif _number_line(body) and not reply_to and unit.marker != "header":
             kind = "meta"  # a stray post number with no header: page furniture
     return Comment(
         thread=thread,
