@@ -18,7 +18,7 @@ Examples
 >>> import pandas as pd
 >>> X = pd.DataFrame({"text": ["米軍の撤退は早い", "今日のラーメンうまい"],
 ...                   "context": ["在韓米軍の役割\\n米軍は撤退すべき", "在韓米軍の役割\\n米軍は撤退すべき"]})
->>> rf = RelevanceFeatures(n_features=1 << 12, lexical_features=1 << 8).fit(X)
+>>> rf = RelevanceFeatures(n_features=1 << 12, min_df=1, floor=0.0, lexical_features=1 << 8).fit(X)
 >>> F = rf.transform(X).toarray()
 >>> F.shape == (2, len(rf.get_feature_names_out())) == (2, rf.n_features_out_)
 True
