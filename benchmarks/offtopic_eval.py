@@ -25,6 +25,7 @@ Usage::
 A model is anything with ``off_topic_proba(texts, contexts)`` and ``hold`` / ``reject``
 thresholds; :class:`ModeratorScorer` adapts a model directory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,13 @@ import json
 import os
 import sys
 import time
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+from moderation.extract import clean_text, extract
 from sklearn.metrics import roc_auc_score
 
 from moderation.context import build_context
-from moderation.extract import clean_text, extract
 
 KO_DIR = os.environ.get("KO_HATE_DIR", "/work/shared/data/ko-hate-speech")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +55,7 @@ def thread_split(key: str, test_share: int = 20) -> str:
 
 
 # --------------------------------------------------------------------------- threads
+
 
 def korean_threads(split: str | None = None) -> dict[str, dict]:
     """``{thread key: {"title", "posts": [str]}}`` from ko-hate-speech train+dev, grouped by
@@ -73,9 +74,17 @@ def korean_threads(split: str | None = None) -> dict[str, dict]:
 
 def japanese_threads() -> dict[str, dict]:
     """Fixture and seed threads: title, pasted articles and comments in order."""
-    paths = sorted(p for pat in ("tests/fixtures/scrape/*.txt", "tests/fixtures/dat/*.dat",
-                                 "tests/fixtures/html/*.html", "seeds/*.txt")
-                   for p in glob.glob(os.path.join(ROOT, pat)) if ".sjis." not in p)
+    paths = sorted(
+        p
+        for pat in (
+            "tests/fixtures/scrape/*.txt",
+            "tests/fixtures/dat/*.dat",
+            "tests/fixtures/html/*.html",
+            "seeds/*.txt",
+        )
+        for p in glob.glob(os.path.join(ROOT, pat))
+        if ".sjis." not in p
+    )
     out: dict[str, dict] = {}
     for path in paths:
         for rec in extract(path):
@@ -117,6 +126,7 @@ def cross_thread_pairs(threads: dict[str, dict], strangers: int = 2, seed: int =
 
 # --------------------------------------------------------------------------- models
 
+
 class ModeratorScorer:
     """A model directory as an off_topic scorer (the code path ``moderation score`` uses)."""
 
@@ -138,12 +148,15 @@ def measure(scorer, pairs: pd.DataFrame) -> dict:
     y = pairs["y"].to_numpy()
     own = y == 0
     reject = scorer.reject if scorer.reject is not None else float("inf")
-    return {"n_own": int(own.sum()), "n_strangers": int((~own).sum()),
-            "roc_auc": round(float(roc_auc_score(y, p)), 4),
-            "own_flagged": round(float((p[own] >= scorer.hold).mean()), 4),
-            "own_rejected": round(float((p[own] >= reject).mean()), 4),
-            "strangers_flagged": round(float((p[~own] >= scorer.hold).mean()), 4),
-            "strangers_rejected": round(float((p[~own] >= reject).mean()), 4)}, p
+    return {
+        "n_own": int(own.sum()),
+        "n_strangers": int((~own).sum()),
+        "roc_auc": round(float(roc_auc_score(y, p)), 4),
+        "own_flagged": round(float((p[own] >= scorer.hold).mean()), 4),
+        "own_rejected": round(float((p[own] >= reject).mean()), 4),
+        "strangers_flagged": round(float((p[~own] >= scorer.hold).mean()), 4),
+        "strangers_rejected": round(float((p[~own] >= reject).mean()), 4),
+    }, p
 
 
 def run(scorer, strangers: int = 2, seed: int = 0) -> dict:
@@ -153,21 +166,27 @@ def run(scorer, strangers: int = 2, seed: int = 0) -> dict:
     out["korean_test_threads"]["threads"] = int(ko["thread"].nunique())
     ja_threads = japanese_threads()
     ja = cross_thread_pairs(ja_threads, strangers=10, seed=seed)
-    out["japanese_fixtures"], p = measure(scorer, ja)
+    out["japanese_fixtures"], _ = measure(scorer, ja)
     seed_key = next(k for k in ja_threads if k.startswith("000_"))
-    seed_rows = ja["thread"].to_numpy() == seed_key
     # The issue's figure: every post of every other thread slipped into the seed thread.
     seed_thread = ja_threads[seed_key]
     rng = np.random.default_rng(seed)
     own = [(p_, context_at(seed_thread, i), 0) for i, p_ in enumerate(seed_thread["posts"])]
-    strangers_all = [(p_, context_at(seed_thread, int(rng.integers(len(seed_thread["posts"]) + 1))), 1)
-                     for k, t in ja_threads.items() if k != seed_key for p_ in t["posts"]]
+    strangers_all = [
+        (p_, context_at(seed_thread, int(rng.integers(len(seed_thread["posts"]) + 1))), 1)
+        for k, t in ja_threads.items()
+        if k != seed_key
+        for p_ in t["posts"]
+    ]
     seed_pairs = pd.DataFrame(own + strangers_all, columns=["text", "context", "y"])
     out["japanese_seed_thread"], _ = measure(scorer, seed_pairs)
     i = next(i for i, p_ in enumerate(seed_thread["posts"]) if SEED_REPLY in p_)
     p_reply = float(scorer.off_topic_proba([SEED_REPLY], [context_at(seed_thread, i)])[0])
-    out["seed_korean_reply"] = {"off_topic": round(p_reply, 4), "held": p_reply >= scorer.hold,
-                                "rejected": scorer.reject is not None and p_reply >= scorer.reject}
+    out["seed_korean_reply"] = {
+        "off_topic": round(p_reply, 4),
+        "held": p_reply >= scorer.hold,
+        "rejected": scorer.reject is not None and p_reply >= scorer.reject,
+    }
     return out
 
 

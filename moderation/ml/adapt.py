@@ -1,133 +1,206 @@
-"""Prototype of ``moderation adapt DUMPS --model DIR --out DIR [--max-hold-rate R] [--max-reject-rate R]``.
+"""Fitting a trained model to one forum's traffic, without labels: the ML half of ``moderation adapt``.
 
-From an operator's unlabeled dumps, in two streaming passes (flat memory):
+- :func:`rate_thresholds` sets each label's ``hold`` and ``reject`` so that on a sample of the
+  forum's scores the share of posts held and the share rejected meet the asked rates (the
+  rates of *actions*, across labels, as :class:`moderation.policy.Decider` decides them);
+  ``reject`` is never set below the threshold the labelled data chose (its precision is never
+  loosened), and a label that never rejects keeps never rejecting.
+- :func:`refit_label` re-learns one label's classifier (``off_topic``) from self-supervised
+  pairs of the forum's own threads (:func:`moderation.ml.selfsup.thread_pairs`), calibrated on
+  out-of-fold scores grouped by thread bucket.
+- :class:`ScoreSample` keeps a bounded uniform sample of score vectors (reservoir sampling),
+  so memory stays flat however many posts are read.
 
-1. **Read**: every comment goes into the relevance IDF (:meth:`RelevanceFeatures.partial_fit`,
-   hashed document frequencies: fixed size), and a bounded sample of threads is kept for
-   self-supervision (at most ``max_threads`` threads, ``posts_per_thread`` posts each: the
-   first posts of a thread, which is what its early context is made of).
-2. **Re-learn off_topic**: the sampled threads become own / slipped-in pairs
-   (:func:`moderation.ml.selfsup.thread_pairs`, CV groups by thread bucket); the off_topic
-   classifier over the relevance features is refitted (out-of-fold scores give its
-   calibration and the hold threshold that flags at most ``max_own_flagged`` of own posts).
-3. **Recalibrate**: the second pass scores every comment in its context and keeps a
-   fixed-size histogram of each label's score; ``hold`` and ``reject`` are raised (never
-   lowered) to the quantiles where the shares of hold and reject on the operator's traffic
-   stay at or under the given rates. Reject is never loosened below the model's own
-   (labelled-data) reject threshold, and off_topic never rejects.
-
-:func:`adapt_stream` is the core; it takes an iterable of ``(thread, title, text)`` chunks
-(a re-iterable source: the dumps are read twice). Wiring into the CLI: ``moderation/apps/
-adapt.py`` reading dumps with :func:`moderation.extract.extract` and
-:class:`moderation.context.ThreadContexts`.
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> scores = {"slur": rng.random(10_000), "delete": rng.random(10_000)}
+>>> labelled = {"slur": {"hold": 0.5, "reject": 0.9}, "delete": {"hold": 0.5, "reject": 0.9}}
+>>> th = rate_thresholds(scores, labelled, hold_rate=0.05, reject_rate=0.01)
+>>> rates = action_rates(scores, th)
+>>> abs(rates["reject"] - 0.01) < 0.002, abs(rates["hold"] - 0.05) < 0.002
+(True, True)
 """
+
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import clone
 from sklearn.model_selection import GroupKFold
 
+from ..core import NEVER
 from .calibration import platt
-from .features.relevance import RelevanceFeatures
-from .selfsup import thread_pairs
-
-BINS = 2001  # score histogram resolution (probabilities rounded to 0.0005)
 
 
-def off_topic_hold(y: np.ndarray, p: np.ndarray, max_own_flagged: float = 0.05) -> float:
-    """The lowest threshold flagging at most ``max_own_flagged`` of on-topic posts."""
-    own = np.sort(p[y == 0])
-    if not len(own):
-        return 0.5
-    return float(own[int(np.ceil((1 - max_own_flagged) * len(own))) - 1]) + 1e-6
+class ScoreSample:
+    """A uniform sample of at most ``capacity`` score vectors (Algorithm R reservoir sampling).
 
+    Parameters
+    ----------
+    labels : sequence of str
+    capacity : int
+    random_state : int
 
-def threshold_for_rate(hist: np.ndarray, rate: float) -> float:
-    """The lowest histogram threshold at which at most ``rate`` of the scores lie at or above it."""
-    total = hist.sum()
-    if not total:
-        return 1.0
-    above = np.cumsum(hist[::-1])[::-1] / total           # share at or above each bin
-    ok = np.nonzero(above <= rate)[0]
-    return float(ok[0] / (BINS - 1)) if len(ok) else 1.0
-
-
-class ThreadSample:
-    """At most ``max_threads`` threads (least recently seen dropped), ``posts_per_thread`` posts each."""
-
-    def __init__(self, max_threads: int = 5000, posts_per_thread: int = 12):
-        self.max_threads, self.posts_per_thread = max_threads, posts_per_thread
-        self.threads: OrderedDict[str, dict] = OrderedDict()
-
-    def add(self, thread: str, title: str, text: str) -> list[str]:
-        """Add a post; return the thread's posts before it (its earlier-post context)."""
-        t = self.threads.get(thread)
-        if t is None:
-            t = self.threads[thread] = {"title": title or "", "articles": [], "posts": [], "recent": []}
-            if len(self.threads) > self.max_threads:
-                self.threads.popitem(last=False)
-        earlier = list(t["recent"])
-        if len(t["posts"]) < self.posts_per_thread:
-            t["posts"].append(text)
-        t["recent"] = (t["recent"] + [text[:500]])[-8:]
-        return earlier
-
-
-def adapt_stream(chunks: Callable[[], Iterable[pd.DataFrame]], *, relevance: RelevanceFeatures | None = None,
-                 max_hold_rate: float = 0.05, max_reject_rate: float = 0.01, model_hold: float = 0.0,
-                 max_threads: int = 5000, posts_per_thread: int = 12, random_state: int = 0) -> dict:
-    """Refit the relevance IDF and off_topic on the operator's threads; thresholds for their traffic.
-
-    ``chunks()`` yields frames with ``thread``, ``title`` and ``text`` (called twice: two passes).
-    Returns the fitted transformer, classifier, calibration, thresholds and timings.
+    Examples
+    --------
+    >>> s = ScoreSample(["slur"], capacity=100)
+    >>> s.add({"slur": np.linspace(0, 1, 1000)}, np.ones(1000, dtype=bool))
+    >>> s.seen, len(s.scores()["slur"])
+    (1000, 100)
     """
-    from moderation.context import build_context
 
-    rf = relevance if relevance is not None else RelevanceFeatures()
-    rf.df_ = getattr(rf, "df_", np.zeros(rf.n_features, dtype=np.int64))  # keep any prior corpus
-    rf.n_docs_ = getattr(rf, "n_docs_", 0)
-    sample = ThreadSample(max_threads, posts_per_thread)
-    n = 0
-    for frame in chunks():                                         # pass 1
-        rf.partial_fit(frame["text"].tolist() + frame["title"].drop_duplicates().tolist())
-        for th, title, text in zip(frame["thread"], frame["title"], frame["text"]):
-            sample.add(th, title, text)
-        n += len(frame)
-    pairs = thread_pairs(sample.threads, strangers=1.0, n_buckets=4, random_state=random_state)
-    F = rf.transform(pairs)
-    y = pairs["off_topic"].to_numpy()
-    clf = LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced", max_iter=300, tol=1e-3)
+    def __init__(self, labels, capacity: int = 500_000, random_state: int = 0):
+        self.labels = list(labels)
+        self.capacity = capacity
+        self._rng = np.random.default_rng(random_state)
+        self._values = np.full((capacity, len(self.labels)), np.nan, dtype=np.float32)
+        self._context = np.zeros(capacity, dtype=bool)
+        self.seen = 0
+
+    def add(self, scores: Mapping[str, np.ndarray], has_context: np.ndarray) -> None:
+        """Offer a batch of score vectors (``has_context``: whether ``off_topic`` may act)."""
+        block = np.column_stack([np.asarray(scores[label], dtype=np.float32) for label in self.labels])
+        for row, ctx in zip(block, np.asarray(has_context, dtype=bool)):
+            if self.seen < self.capacity:
+                slot = self.seen
+            else:
+                slot = int(self._rng.integers(self.seen + 1))
+                if slot >= self.capacity:
+                    self.seen += 1
+                    continue
+            self._values[slot] = row
+            self._context[slot] = ctx
+            self.seen += 1
+
+    def scores(self) -> dict[str, np.ndarray]:
+        n = min(self.seen, self.capacity)
+        return {label: self._values[:n, j].astype(float) for j, label in enumerate(self.labels)}
+
+    def has_context(self) -> np.ndarray:
+        return self._context[: min(self.seen, self.capacity)].copy()
+
+
+def _levels(
+    scores: Mapping[str, np.ndarray], thresholds: Mapping[str, Mapping[str, float]], has_context: np.ndarray | None
+) -> np.ndarray:
+    """Per post: 0 allow, 1 hold, 2 reject (the Decider's rule, vectorised)."""
+    n = len(next(iter(scores.values())))
+    level = np.zeros(n, dtype=np.int8)
+    for label, p in scores.items():
+        if label not in thresholds:
+            continue
+        p = np.nan_to_num(np.asarray(p, dtype=float), nan=-1.0)
+        acts = np.ones(n, dtype=bool) if label != "off_topic" or has_context is None else has_context
+        level = np.maximum(
+            level,
+            np.where(
+                acts & (p >= thresholds[label]["reject"]), 2, np.where(acts & (p >= thresholds[label]["hold"]), 1, 0)
+            ),
+        )
+    return level
+
+
+def action_rates(
+    scores: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, Mapping[str, float]],
+    has_context: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Shares of posts held and rejected under ``thresholds``."""
+    level = _levels(scores, thresholds, has_context)
+    n = max(1, len(level))
+    return {"hold": float((level == 1).sum() / n), "reject": float((level == 2).sum() / n)}
+
+
+def _quantile(p: np.ndarray, rate: float) -> float:
+    """The score above which a share ``rate`` of ``p`` lies (1.0+ when rate is 0)."""
+    p = p[~np.isnan(p)]
+    if not len(p) or rate <= 0:
+        return np.nextafter(1.0, 2.0)
+    return float(np.quantile(p, 1.0 - min(rate, 1.0), method="higher"))
+
+
+def _solve(target: float, make, measure) -> dict:
+    """The thresholds ``make(r)`` whose measured rate is closest to ``target`` from below
+    (bisection on the per-label share ``r``; the measured rate grows with ``r``)."""
+    lo, hi = 0.0, 1.0
+    best = make(0.0)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        th = make(mid)
+        if measure(th) <= target:
+            lo, best = mid, th
+        else:
+            hi = mid
+    return best
+
+
+def rate_thresholds(
+    scores: Mapping[str, np.ndarray],
+    labelled: Mapping[str, Mapping[str, float]],
+    *,
+    hold_rate: float,
+    reject_rate: float,
+    has_context: np.ndarray | None = None,
+    never_reject: tuple[str, ...] = ("off_topic",),
+) -> dict[str, dict[str, float]]:
+    """Thresholds under which the shares of posts rejected and held are ``reject_rate`` and
+    ``hold_rate`` (as close as the sample allows, never above).
+
+    ``reject`` is raised until the reject share meets ``reject_rate`` but never set below the
+    labelled-data threshold ``labelled[label]["reject"]`` (a never-rejecting label stays so);
+    ``hold`` is then moved (either way) until the hold share meets ``hold_rate``, never above
+    its label's ``reject``.
+    """
+    labels = [label for label in scores if label in labelled]
+
+    def with_reject(r: float) -> dict:
+        out = {}
+        for label in labels:
+            floor = labelled[label]["reject"]
+            reject = NEVER if label in never_reject or floor > 1 else max(floor, _quantile(scores[label], r))
+            out[label] = {"hold": NEVER, "reject": reject}
+        return out
+
+    rejects = _solve(reject_rate, with_reject, lambda th: action_rates(scores, th, has_context)["reject"])
+
+    def with_hold(r: float) -> dict:
+        return {
+            label: {
+                "hold": min(_quantile(scores[label], r), rejects[label]["reject"]),
+                "reject": rejects[label]["reject"],
+            }
+            for label in labels
+        }
+
+    return _solve(hold_rate, with_hold, lambda th: action_rates(scores, th, has_context)["hold"])
+
+
+def refit_label(model, label: str, pairs: pd.DataFrame, *, n_splits: int = 4, max_own_flagged: float = 0.05) -> dict:
+    """Re-learn ``label``'s classifier of ``model`` from ``pairs`` (``text``, ``context``, the
+    label's 0/1 column and ``group``), in place; returns its new hold threshold and metrics.
+
+    The classifier keeps its type and parameters (cloned); its calibration is refitted on
+    out-of-fold decisions grouped by ``group`` (thread buckets), and ``hold`` is the lowest
+    threshold that flags at most ``max_own_flagged`` of the on-topic rows.
+    """
+    lm = model.labels_[label]
+    features = model.label_features(label, pairs) if hasattr(model, "label_features") else model.features(pairs)
+    y = pairs[label].to_numpy().astype(int)
+    groups = pairs["group"].to_numpy()
     decision = np.zeros(len(y))
-    for train, test in GroupKFold(4).split(F, y, pairs["group"]):
-        decision[test] = clf.fit(F[train], y[train]).decision_function(F[test])
+    splits = min(n_splits, len(np.unique(groups)))
+    for train, test in GroupKFold(splits).split(features, y, groups):
+        decision[test] = clone(lm.classifier).fit(features[train], y[train]).decision_function(features[test])
     a, b = platt(decision, y)
-    oof = 1 / (1 + np.exp(-(a * decision + b)))
-    hold = max(model_hold, off_topic_hold(y, oof))
-    clf.fit(F, y)
+    oof = 1.0 / (1.0 + np.exp(-(a * decision + b)))
+    own = np.sort(oof[y == 0])
+    hold = float(own[int(np.ceil((1 - max_own_flagged) * len(own))) - 1]) + 1e-6 if len(own) else 0.5
+    lm.classifier = clone(lm.classifier).fit(features, y)
+    lm.calibration = (a, b)
+    from .calibration import ranking_metrics
 
-    hist = np.zeros(BINS, dtype=np.int64)                          # pass 2
-    contexts = ThreadSample(max_threads=max_threads, posts_per_thread=0)
-    for frame in chunks():
-        ctx = [build_context(title, posts=contexts.add(th, title, text)).text
-               for th, title, text in zip(frame["thread"], frame["title"], frame["text"])]
-        p = 1 / (1 + np.exp(-(a * clf.decision_function(rf.transform(
-            pd.DataFrame({"text": frame["text"].to_numpy(), "context": ctx}))) + b)))
-        hist += np.bincount(np.rint(p * (BINS - 1)).astype(int), minlength=BINS)
-    hold = max(hold, threshold_for_rate(hist, max_hold_rate))
-    return {"relevance": rf, "classifier": clf, "calibration": (a, b), "off_topic": {"hold": hold, "reject": None},
-            "comments": n, "pairs": int(len(y)), "threads_sampled": len(sample.threads),
-            "hold_rate": float(hist[int(np.ceil(hold * (BINS - 1))):].sum() / max(1, hist.sum()))}
-
-
-def recalibrated(labelled: dict, hist: np.ndarray, max_hold_rate: float, max_reject_rate: float) -> dict:
-    """Thresholds of a label (slur, delete) for an operator's traffic: raised to meet the rates,
-    never below the labelled-data ones (so reject's precision is never loosened)."""
-    hold = max(labelled["hold"], threshold_for_rate(hist, max_hold_rate))
-    reject = labelled.get("reject")
-    if reject is not None:
-        reject = max(reject, threshold_for_rate(hist, max_reject_rate), hold)
-    return {"hold": hold, "reject": reject}
+    return {"hold": min(hold, 1.0), "pairs": len(y), **ranking_metrics(y, oof)}
