@@ -21,7 +21,14 @@ from sklearn.pipeline import Pipeline
 from moderation.apps.cli import cli
 from moderation.core import ModelError
 from moderation.ml.artifacts import load_model, save_model
-from moderation.ml.features import CharNgrams, LexiconFeatures, SubwordUnits, ThreadFeatures, build_featurizer
+from moderation.ml.features import (
+    CharNgrams,
+    GroupHostilityFeatures,
+    LexiconFeatures,
+    SubwordUnits,
+    ThreadFeatures,
+    build_featurizer,
+)
 from moderation.ml.lexicon import Lexicon
 from moderation.ml.text import fold, fold_text, normalize, normalize_text
 
@@ -153,6 +160,7 @@ def test_lexicon_leaves_innocent_words(text):
         lambda: CharNgrams("folded", (2, 4), 1 << 16, 1),
         lambda: SubwordUnits(200, 1),
         lambda: LexiconFeatures(),
+        lambda: GroupHostilityFeatures(),
         lambda: ThreadFeatures(1 << 12),
     ],
 )
@@ -186,7 +194,7 @@ def test_feature_union_runs_in_a_pipeline_on_plain_strings():
 def test_training_writes_a_complete_verified_model(small_model_dir):
     manifest = json.loads((small_model_dir / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["artifacts"]) == {"featurizer.joblib", "classifiers.joblib", "spm.model"}
-    assert manifest["lexicon"]["version"] == "1"
+    assert manifest["lexicon"]["version"] == "2"
     for label in ("slur", "off_topic", "delete"):
         info = manifest["labels"][label]
         assert info["trained"] and 0 < info["hold"] <= info["reject"] <= 1.01
@@ -292,6 +300,41 @@ def test_default_model_on_the_seed_thread():
             assert row["text"][r["span"][0] : r["span"][1]] == r["excerpt"]
     articles = [r for r in rows if r["kind"] == "article"]
     assert len(articles) == 3 and all(a["action"] == "allow" for a in articles)
+
+
+def _word_class(ch: str) -> str:
+    o = ord(ch)
+    if 0x30A1 <= o <= 0x30FA or ch == "ー":
+        return "kata"
+    if 0xAC00 <= o <= 0xD7AF:
+        return "hangul"
+    if ch.isascii() and ch.isalpha():
+        return "latin"
+    return ""
+
+
+def test_explanations_are_whole_words(small_model_dir):
+    from moderation.ml.explain import explain
+
+    model, _ = load_model(small_model_dir)
+    texts = [t for t in authored_frame(120)["text"] if isinstance(t, str)]
+    seen = 0
+    for text in texts:
+        for label in ("slur", "delete"):
+            for r in explain(model, text, "", label):
+                a, b = r.span
+                assert text[a:b] == r.excerpt and r.excerpt.strip() == r.excerpt
+                if r.source != "model":
+                    continue
+                seen += 1
+                # never a piece of a katakana, Latin or hangul word
+                for i, j in ((a - 1, a), (b - 1, b)):
+                    if i >= 0 and j < len(text):
+                        assert not (_word_class(text[i]) and _word_class(text[i]) == _word_class(text[j])), (
+                            text,
+                            r.excerpt,
+                        )
+    assert seen > 50
 
 
 def test_default_model_manifest_credits_the_dataset():

@@ -27,14 +27,15 @@ from sklearn.metrics import (
 from ..core import NEVER
 
 
-def platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def platt(decision: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[float, float]:
     """``(a, b)`` of ``p = sigmoid(a * decision + b)`` fitted on (out-of-fold) decisions.
 
     A plain logistic regression on one feature, nearly unregularised: what scikit-learn's
     ``CalibratedClassifierCV(method="sigmoid")`` fits, but on decisions we already have
     from the cross-validation that chose C (that class would refit every fold again).
+    ``sample_weight`` weighs each decision (the training rows' weights).
     """
-    lr = LogisticRegression(C=1e4).fit(decision.reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e4).fit(decision.reshape(-1, 1), y, sample_weight=sample_weight)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 

@@ -78,6 +78,11 @@ class ModerationModel(BaseEstimator):
     featurizer : transformer, optional
         The feature views (any transformer of comment frames with a ``transform`` giving a
         sparse matrix); cloned in ``fit``. Default: :func:`~moderation.ml.features.build_featurizer`.
+    drop_features : dict of str to tuple of str, optional
+        Per label, what it must not use: names of whole feature views (``"relevance"``) or of
+        single columns of the small views (``"length"``, ``"gh_group"``). Their columns are
+        zeroed when the label is trained, so they get no weight
+        (``{"delete": ("length",)}``: a long pasted article is not a flood).
 
     Attributes
     ----------
@@ -103,6 +108,7 @@ class ModerationModel(BaseEstimator):
         min_df: int = 2,
         random_state: int = 0,
         featurizer=None,
+        drop_features: dict | None = None,
     ):
         self.labels = labels
         self.C_grid = C_grid
@@ -115,19 +121,39 @@ class ModerationModel(BaseEstimator):
         self.min_df = min_df
         self.random_state = random_state
         self.featurizer = featurizer
+        self.drop_features = drop_features
 
     # ----------------------------------------------------------------------- training
-    def fit(self, X, Y: pd.DataFrame):
+    def fit(self, X, Y: pd.DataFrame, sample_weight=None, groups=None):
         """Fit features on all comments, then each label on the rows where it is known.
 
         ``Y`` holds one column per label with 1, 0 or NaN (unknown). A label whose column
         is missing or all unknown is skipped; one with no positive (or no negative)
         example raises :class:`TrainingError`.
+
+        ``sample_weight`` (one per row; or a DataFrame with one column per label) weighs each
+        row in the logistic regressions, the choice of C and the calibration. ``groups`` (one
+        per row, optional) keeps rows of a group in one cross-validation fold (the threads of
+        self-supervised off-topic pairs); rows with a missing group are each their own.
         """
         frame = as_frame(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
         if len(frame) != len(Y):
             raise ValueError(f"X has {len(frame)} comments but Y has {len(Y)} rows")
+        per_label = isinstance(sample_weight, pd.DataFrame)
+        if per_label:
+            sample_weight = sample_weight.reset_index(drop=True)
+        weights = (
+            np.ones(len(frame))
+            if sample_weight is None or per_label
+            else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        )
+        row_groups = None
+        if groups is not None:
+            codes, _uniques = pd.factorize(pd.Series(list(groups), dtype=object), use_na_sentinel=True)
+            missing = codes < 0
+            codes[missing] = codes.max() + 1 + np.arange(int(missing.sum()))
+            row_groups = codes
         featurizer = (
             build_featurizer(
                 vocab_size=self.vocab_size,
@@ -154,14 +180,45 @@ class ModerationModel(BaseEstimator):
                     f"label '{label}' has {n_pos} positive and {n_neg} negative examples; "
                     "at least 2 of each are needed to train and calibrate it"
                 )
-            M_label, groups = M[known], None
+            w = (sample_weight[label].to_numpy(dtype=np.float64) if per_label and label in sample_weight else weights)[
+                known
+            ]
+            M_label = M[known]
+            label_groups = row_groups[known] if row_groups is not None else None
             if label == "off_topic" and self.context_swaps:
-                M_label, y, groups = self._with_swapped_contexts(frame[known].reset_index(drop=True), M_label, y)
+                n_known = len(y)
+                M_label, y, swapped_groups = self._with_swapped_contexts(
+                    frame[known].reset_index(drop=True), M_label, y
+                )
+                if swapped_groups is not None:  # each swapped copy weighs what its original does
+                    w = np.concatenate([w, w[swapped_groups[n_known:]]])
+                    base = label_groups if label_groups is not None else np.arange(n_known)
+                    label_groups = base[swapped_groups]
+            dropped = (self.drop_features or {}).get(label)
+            if dropped:
+                M_label = (M_label @ sp.diags(self._keep_mask(dropped, M.shape[1]))).tocsr()
             with warnings.catch_warnings():
                 # Hitting max_iter at tol=1e-3 is expected on large C and does not move AP.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                self.labels_[label], self.oof_[label] = self._fit_label(M_label, y, groups, int(known.sum()))
+                self.labels_[label], self.oof_[label] = self._fit_label(M_label, y, label_groups, int(known.sum()), w)
         return self
+
+    def _keep_mask(self, names, width: int) -> np.ndarray:
+        """1.0 for every column but those of the named views and the named columns of the small views."""
+        keep = np.ones(width)
+        wanted = set(names)
+        sample = pd.DataFrame({"text": ["a"], "context": [""]})
+        pos = 0
+        for name, trans in self.featurizer_.transformer_list:
+            n = trans.transform(sample).shape[1]
+            if name in wanted:
+                keep[pos : pos + n] = 0.0
+            elif n < 5000 and hasattr(trans, "get_feature_names_out"):  # the small views name their columns
+                for i, feature in enumerate(trans.get_feature_names_out()[:n]):
+                    if feature in wanted:
+                        keep[pos + i] = 0.0
+            pos += n
+        return keep
 
     def _with_swapped_contexts(self, frame: pd.DataFrame, M, y: np.ndarray):
         """Teach ``off_topic`` that it depends on the thread: on-topic comments paired with
@@ -187,10 +244,16 @@ class ModerationModel(BaseEstimator):
         return sp.vstack([M, M_extra]).tocsr(), np.concatenate([y, np.ones(len(picked), dtype=int)]), groups
 
     def _fit_label(
-        self, M, y: np.ndarray, groups: np.ndarray | None = None, n_real: int | None = None
+        self,
+        M,
+        y: np.ndarray,
+        groups: np.ndarray | None = None,
+        n_real: int | None = None,
+        w: np.ndarray | None = None,
     ) -> tuple[LabelModel, np.ndarray]:
         """C by cross-validated AP, Platt calibration on out-of-fold scores, thresholds and
         metrics on the out-of-fold probabilities of the first ``n_real`` (labelled) rows."""
+        w = np.ones(len(y)) if w is None else w
         folds = max(2, min(self.cv, int(y.sum()), int(len(y) - y.sum())))
         if groups is None:
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
@@ -201,14 +264,14 @@ class ModerationModel(BaseEstimator):
         for C in self.C_grid:
             decision = np.zeros(len(y))
             for train, test in splits:
-                clf = self._classifier(C).fit(M[train], y[train])
+                clf = self._classifier(C).fit(M[train], y[train], sample_weight=w[train])
                 decision[test] = clf.decision_function(M[test])
-            ap = average_precision_score(y, decision)
+            ap = average_precision_score(y, decision, sample_weight=w)
             if best is None or ap > best[0] + 1e-9:
                 best = (ap, C, decision)
         assert best is not None  # C_grid is never empty
         _ap, C, decision = best
-        a, b = platt(decision, y)
+        a, b = platt(decision, y, w)
         oof = 1.0 / (1.0 + np.exp(-(a * decision + b)))
         n_real = len(y) if n_real is None else n_real
         yr, oof_real = y[:n_real], oof[:n_real]
@@ -224,7 +287,7 @@ class ModerationModel(BaseEstimator):
         }
         if n_real < len(y):
             metrics["context_swapped_examples"] = int(len(y) - n_real)
-        classifier = self._classifier(C).fit(M, y)
+        classifier = self._classifier(C).fit(M, y, sample_weight=w)
         return LabelModel(classifier, (a, b), hold, reject, metrics), oof_real
 
     def _classifier(self, C: float) -> LogisticRegression:

@@ -1,8 +1,10 @@
-"""Explanations: the spans of a comment that raised a label's score.
+"""Explanations: the words and phrases of a comment that raised a label's score.
 
 A linear model's score is a sum over features; every feature view knows which characters
 of the original text each of its features came from (``char_contributions``), so a
-label's score can be spread back over the characters and the heaviest runs shown.
+label's score can be spread back over the characters. Those are summed over whole units
+(sentencepiece pieces snapped to words), neighbours merged: a moderator sees ``名前欄``
+or ``出ていけ``, never two-character fragments such as ``なw``.
 
 Examples
 --------
@@ -15,18 +17,21 @@ Examples
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..core import Reason
+from .text import normalize
 
 if TYPE_CHECKING:
     from .estimator import ModerationModel
 
-#: A run of characters is part of a span when its score is at least this share of the maximum.
-RUN_CUT = 0.35
+#: A unit (and a merged phrase) is shown when it weighs at least this share of the heaviest one.
+MIN_SHARE = 0.25
 
 
 def block_widths(model: ModerationModel) -> dict[str, int]:
@@ -54,50 +59,154 @@ def char_scores(model: ModerationModel, text: str, context: str, label: str) -> 
     return out
 
 
-def explain(model: ModerationModel, text: str, context: str, label: str, *, top: int = 3) -> list[Reason]:
-    """The spans of ``text`` that raised ``label`` most: lexicon hits first, then the
-    heaviest runs of characters by their n-gram and subword contributions."""
+_PARTICLES = set("はがをにでとものへやかねよなわ")
+_TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+
+
+def _script(ch: str) -> str:
+    if ch.isspace():
+        return "space"
+    o = ord(ch)
+    if 0x3041 <= o <= 0x309F:
+        return "hira"
+    if 0x30A0 <= o <= 0x30FF or 0xFF66 <= o <= 0xFF9F:
+        return "kata"
+    if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or ch in "々〆":
+        return "han"
+    if 0xAC00 <= o <= 0xD7AF:
+        return "hangul"
+    if ch.isalnum():
+        return "alnum"
+    return "punct" if unicodedata.category(ch)[0] in "PSZC" else "other"
+
+
+def script_units(text: str) -> list[tuple[int, int]]:
+    """Runs of one script (a kanji run, a katakana word, a Latin word...): a fallback
+    segmentation when no sentencepiece model is at hand. Hiragana right after kanji stays
+    with it (okurigana: 出ていけ)."""
+    units, start = [], 0
+    for i in range(1, len(text) + 1):
+        if i == len(text):
+            units.append((start, i))
+            break
+        a, b = _script(text[i - 1]), _script(text[i])
+        if a != b and not (a == "han" and b == "hira"):
+            units.append((start, i))
+            start = i
+    return [(a, b) for a, b in units if text[a:b].strip()]
+
+
+def piece_units(model, text: str) -> list[tuple[int, int]]:
+    """The sentencepiece pieces of ``text`` as original-text spans (gaps filled by script runs)."""
+    subwords = dict(model.featurizer_.transformer_list).get("subwords")
+    if subwords is None or getattr(subwords, "sp_model_", None) is None:
+        return script_units(text)
+    view = normalize(text)
+    spans, pos = [], 0
+    for piece in subwords.processor.encode(view.text, out_type=str):
+        surface = piece.replace("\u2581", " ").strip()
+        if not surface:
+            continue
+        found = view.text.find(surface, pos)
+        if found < 0:
+            continue
+        pos = found + len(surface)
+        spans.append(view.span(found, pos))
+    covered = np.zeros(len(text), bool)
+    for a, b in spans:
+        covered[a:b] = True
+    spans += [(a, b) for a, b in script_units(text) if not covered[a:b].any()]
+    return _snap(text, sorted(set(spans)))
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """Drop blanks and punctuation at both ends, and a particle hanging off a non-hiragana word
+    (に in にｗ, は in 在日は)."""
+    while a < b and (
+        not text[a].isalnum() or (text[a] in _PARTICLES and b - a >= 2 and _script(text[a + 1]) != "hira")
+    ):
+        a += 1
+    while b > a and (
+        not text[b - 1].isalnum() or (text[b - 1] in _PARTICLES and b - a >= 2 and _script(text[b - 2]) != "hira")
+    ):
+        b -= 1
+    if b - a == 1 and _script(text[a]) == "hira":
+        return a, a  # a lone kana says nothing
+    return a, b
+
+
+def _snap(text: str, units: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A piece inside a katakana, Latin or hangul word becomes the whole word (トリップ, not ップ)."""
+    runs = [(a, b) for a, b in script_units(text) if _script(text[a]) in ("kata", "alnum", "hangul")]
+    out = []
+    for a, b in units:
+        for ra, rb in runs:
+            if ra <= a and b <= rb:
+                a, b = ra, rb
+                break
+        out.append((a, b))
+    return sorted(set(out))
+
+
+def phrases(
+    text: str, scores: np.ndarray, units: list[tuple[int, int]], *, min_share: float = 0.25, max_gap: int = 1
+) -> list[tuple[float, int, int]]:
+    """(weight, start, end) of merged heavy units, heaviest first."""
+    scored = [(float(scores[a:b].sum()), a, b) for a, b in units]
+    best = max((s for s, _a, _b in scored), default=0.0)
+    if best <= 0:
+        return []
+    keep = sorted((a, b, s) for s, a, b in scored if s >= min_share * best)
+    merged: list[list] = []
+    for a, b, s in keep:
+        if merged and a - merged[-1][1] <= max_gap and not text[merged[-1][1] : a].strip("\u3000 ・、"):
+            merged[-1][1] = max(merged[-1][1], b)
+            merged[-1][2] += s
+        else:
+            merged.append([a, b, s])
+    out = []
+    for a, b, s in merged:
+        a, b = _trim(text, a, b)
+        if b > a:
+            out.append((s, a, b))
+    top = max((s for s, _a, _b in out), default=0.0)
+    return sorted([p for p in out if p[0] >= min_share * top], reverse=True)
+
+
+def explain(
+    model: ModerationModel, text: str, context: str, label: str, *, top: int = 3, min_share: float = MIN_SHARE
+) -> list[Reason]:
+    """The spans of ``text`` that raised ``label`` most, as a moderator can read them.
+
+    1. Lexicon hits (exact spans, ``source="lexicon"``) and group-hostility pairs (the span
+       from the group noun to the hostile construction: ``朝鮮人狩り``), for ``slur`` and ``delete``;
+    2. per-character contributions of every view (:func:`char_scores`), summed over units:
+       the model's sentencepiece pieces mapped back to the original text, snapped to whole
+       katakana, Latin and hangul words (:func:`piece_units`);
+    3. units raising the score by at least ``min_share`` of the best unit kept, neighbours
+       merged into phrases, trimmed of punctuation and hanging particles, phrases under
+       ``min_share`` of the best dropped; the ``top`` heaviest shown (``source="model"``).
+    """
     reasons: list[Reason] = []
-    lexicon = dict(model.featurizer_.transformer_list)["lexicon"].lexicon_
+    blocks = dict(model.featurizer_.transformer_list)
     if label in ("slur", "delete"):
-        for hit in lexicon.find(text):
-            reasons.append(Reason(label, hit.span, text[hit.span[0] : hit.span[1]], hit.weight, "lexicon"))
+        lexicon = blocks.get("lexicon")
+        if lexicon is not None:
+            for hit in lexicon.lexicon_.find(text):
+                reasons.append(Reason(label, hit.span, text[hit.span[0] : hit.span[1]], hit.weight, "lexicon"))
+        groups = blocks.get("groups")
+        if groups is not None and label == "slur":
+            for (a, b), _excerpt, weight in groups.reasons(text):
+                if not any(r.span[0] <= a and b <= r.span[1] for r in reasons):
+                    reasons.append(Reason(label, (a, b), text[a:b], weight, "model"))
     scores = char_scores(model, text, context, label)
     if len(scores) and scores.max() > 0:
-        cut = RUN_CUT * scores.max()
-        runs, start = [], None
-        for i, v in enumerate([*list(scores), 0.0]):
-            if v >= cut and start is None:
-                start = i
-            elif v < cut and start is not None:
-                runs.append((float(scores[start:i].sum()), start, i))
-                start = None
-        runs.sort(reverse=True)
-        for weight, a, b in runs:
-            if len([r for r in reasons if r.source == "model"]) >= top:
+        n = 0
+        for weight, a, b in phrases(text, scores, piece_units(model, text), min_share=min_share):
+            if n >= top:
                 break
             if any(r.span[0] <= a and b <= r.span[1] for r in reasons):
                 continue
-            a, b = widen(text, a, b)
             reasons.append(Reason(label, (a, b), text[a:b], weight, "model"))
+            n += 1
     return reasons
-
-
-def widen(text: str, a: int, b: int, minimum: int = 2) -> tuple[int, int]:
-    """A span of at least ``minimum`` characters, without leading/trailing blanks.
-
-    Examples
-    --------
-    >>> widen("abc ", 3, 4)
-    (2, 3)
-    """
-    while b - a < minimum and (a > 0 or b < len(text)):
-        if b < len(text):
-            b += 1
-        elif a > 0:
-            a -= 1
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b

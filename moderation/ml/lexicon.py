@@ -10,6 +10,8 @@ Examples
 [('チョン', 'slur', (5, 10))]
 >>> lex.find("鄭東泳(チョン・ドンヨン)長官")
 []
+>>> lex.find("すまん、名前欄まちがえた")  # a short kana term is not matched inside a word
+[]
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ _LATIN = re.compile(r"^[a-z0-9 '\-]+$")
 _KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
 _LATIN_WORD = re.compile(r"[a-z]{2}")
 _KATAKANA_CHAR = re.compile(r"[\u30a1-\u30fa\u30fc]")
+_KANA = re.compile(r"^[\u3041-\u3096\u30a1-\u30fa\u30fc]+$")
+_KANA_CHAR = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc]")
+# Particles and the copula may follow (or, for 3-kana spellings, precede) a short kana term:
+# まーんは / あのかたわが. Any other kana next to it means it is part of a longer word
+# (すまん, がまん, かたわら).
+_PARTICLE = re.compile(r"[のはがをにともでやへだじなねよかっ]")
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ class Lexicon:
         cjk = sorted(self._by_folded, key=len, reverse=True)
         # A trie-shaped pattern keeps matching fast; texts with masking marks (支〇人) take a
         # second pattern where each character may also be the WILDCARD.
-        self._cjk_re = re.compile(_trie_pattern(cjk)) if cjk else None
+        self._cjk_re = re.compile(trie_pattern(cjk)) if cjk else None
         self._cjk_masked_re = (
             re.compile("|".join("".join(f"[{re.escape(c)}{WILDCARD}]" for c in s) for s in cjk)) if cjk else None
         )
@@ -156,6 +164,11 @@ class Lexicon:
         )
         self._exceptions_re = re.compile("|".join(f"(?:{p})" for p in self.exceptions)) if self.exceptions else None
         self._short_katakana = {k for k in self._by_folded if _KATAKANA.match(k) and len(k) <= 3}
+        # Short kana spellings that are not plain katakana words (まん from ま～ん, めくら, かたわ):
+        # matched only at a word boundary, as their letters occur inside ordinary words.
+        self._short_kana = {
+            k for k in self._by_folded if _KANA.match(k) and len(k) <= 3 and k not in self._short_katakana
+        }
         self._by_term_kind = {(e.term, e.kind): e for e in self.entries}
 
     def __getstate__(self):
@@ -212,6 +225,8 @@ class Lexicon:
                     after = folded[end] if end < len(folded) else ""
                     if _KATAKANA_CHAR.match(before) or _KATAKANA_CHAR.match(after):
                         continue  # part of a longer katakana word (シナリオ, キュウリ)
+                elif key in self._short_kana and not _kana_boundary(folded, start, end, len(key)):
+                    continue  # inside an ordinary word (すまん, がまん, かたわら)
                 yield entry, "folded", start, end
         if self._latin_re is not None and _LATIN_WORD.search(norm):
             for m in self._latin_re.finditer(norm):
@@ -247,7 +262,23 @@ class Lexicon:
         return Hit(entry.term, text[span[0] : span[1]], entry.category, entry.lang, entry.kind, entry.weight, span)
 
 
-def _trie_pattern(words: list[str]) -> str:
+def _kana_boundary(folded: str, start: int, end: int, length: int) -> bool:
+    """Whether a short kana term at ``[start, end)`` stands as a word: no kana before it (a
+    particle is allowed before a 3-kana term) and nothing but a particle or non-kana after.
+
+    Examples
+    --------
+    >>> _kana_boundary("すまん", 1, 3, 2), _kana_boundary("まんは", 0, 2, 2)
+    (False, True)
+    """
+    before = folded[start - 1] if start else ""
+    after = folded[end] if end < len(folded) else ""
+    if before and _KANA_CHAR.match(before) and (length <= 2 or not _PARTICLE.match(before)):
+        return False
+    return not (after and _KANA_CHAR.match(after) and not _PARTICLE.match(after))
+
+
+def trie_pattern(words: list[str]) -> str:
     """One regular expression for many words, factored by common prefix (longest match first)."""
     trie: dict = {}
     for word in words:

@@ -34,7 +34,16 @@ _MASKS = set("○〇◯●◎□■×✕✖*＊※")
 _HIRA_START, _HIRA_END, _KATA_OFFSET = 0x3041, 0x3096, 0x60
 # Characters that are dropped inside a word in the folded view: separators people insert to
 # dodge word filters. Long-vowel marks and kana are kept.
-_SEPARATORS = re.compile(r"[\s\u200b-\u200f\u2060\ufeff.,・･、。/／\\\-‐―—_|｜'’\"”`~^:;!！・=+]")
+# Unicode format characters (Cf: soft hyphen, zero-width and bidi controls, tags) and combining
+# marks that NFKC could not merge into a letter (U+0301 after a kana, variation selectors) are
+# invisible or decorative inside a word: in the folded view they are obfuscation, dropped too.
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\ufff9-\ufffb\u3164\u115f\u1160\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+)
+_SEPARATORS = re.compile(r"[\s" + INVISIBLE + r".,・･、。/／\\\-‐―—_|｜'’\"”`~^:;!！・=+]")
 
 
 @dataclass(frozen=True)

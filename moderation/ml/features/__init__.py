@@ -11,6 +11,8 @@ explained with spans.
 - :class:`SubwordUnits`: a unigram sentencepiece model trained on the training texts,
   TF-IDF over its pieces.
 - :class:`LexiconFeatures`: hits of the shipped slur lexicon by kind and category.
+- :class:`GroupHostilityFeatures`: a neutral group noun and a hostile construction in one
+  clause (group-targeted hostility without a slur), and hostile constructions alone.
 - :class:`ThreadFeatures`: similarity to the thread, script/language mismatch, link and
   advertising patterns (for ``off_topic``).
 
@@ -26,6 +28,7 @@ Examples
 from __future__ import annotations
 
 from .base import as_frame, hashed_ngrams
+from .groups import GroupHostility, GroupHostilityFeatures
 from .lexicon import LexiconFeatures
 from .ngrams import CharNgrams
 from .subwords import SubwordUnits
@@ -34,6 +37,8 @@ from .union import block_slices, build_featurizer
 
 __all__ = [
     "CharNgrams",
+    "GroupHostility",
+    "GroupHostilityFeatures",
     "LexiconFeatures",
     "SubwordUnits",
     "ThreadFeatures",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sklearn.pipeline import FeatureUnion
 
+from .groups import GroupHostilityFeatures
 from .lexicon import LexiconFeatures
 from .ngrams import CharNgrams
 from .subwords import SubwordUnits
@@ -18,7 +19,7 @@ def build_featurizer(
     Examples
     --------
     >>> [name for name, _ in build_featurizer().transformer_list]
-    ['chars', 'folded', 'subwords', 'lexicon', 'context']
+    ['chars', 'folded', 'subwords', 'lexicon', 'groups', 'context']
     """
     return FeatureUnion(
         [
@@ -26,6 +27,7 @@ def build_featurizer(
             ("folded", CharNgrams("folded", (2, 4), n_features, min_df)),
             ("subwords", SubwordUnits(vocab_size, min_df, random_state)),
             ("lexicon", LexiconFeatures()),
+            ("groups", GroupHostilityFeatures()),
             ("context", ThreadFeatures()),
         ]
     )
