@@ -1,4 +1,9 @@
-"""Terminal output with rich: tables of records for people, not for pipes."""
+"""Terminal output with rich: tables of records for people, not for pipes.
+
+Every piece of input text goes through :func:`moderation.display.displayable` (or
+:func:`~moderation.display.display_map` where spans are highlighted): a comment can never
+act on the terminal it is shown in.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core import Comment, is_never
+from ..display import display_map, displayable
 
 KIND_STYLE = {"article": "cyan", "comment": "", "title": "bold magenta", "meta": "dim"}
 
@@ -30,7 +36,7 @@ def print_records(records: Sequence[Comment], fh, *, max_chars: int = 160) -> No
         title = next((r.text for r in recs if r.kind == "title"), "")
         counts = {k: sum(r.kind == k for r in recs) for k in KIND_STYLE}
         table = Table(
-            title=Text(f"{thread}  {title}".strip()),
+            title=Text(displayable(f"{thread}  {title}".strip(), one_line=True)),
             title_justify="left",
             show_lines=False,
             caption=", ".join(f"{n} {k}" for k, n in counts.items() if n),
@@ -42,9 +48,8 @@ def print_records(records: Sequence[Comment], fh, *, max_chars: int = 160) -> No
         table.add_column(">>", no_wrap=True)
         table.add_column("text", overflow="fold")
         for i, rec in enumerate(recs, start=1):
-            text = rec.text.replace("\n", " ⏎ ")
-            if len(text) > max_chars:
-                text = text[: max_chars - 1] + "…"
+            text = rec.text if len(rec.text) <= max_chars else rec.text[: max_chars - 1] + "…"
+            text = displayable(text.replace("\n", " ⏎ "), one_line=True)
             if rec.deleted:
                 text = "[deleted]"
             table.add_row(
@@ -76,7 +81,7 @@ def print_metrics(labels: dict, fh, *, title: str = "") -> None:
     for label, info in labels.items():
         if not info.get("trained"):
             table.add_row(label, *["—"] * 12, style="dim")
-            table.add_row(Text(f"  not trained: {info.get('reason', '')}", style="dim"))
+            table.add_row(Text(f"  not trained: {displayable(info.get('reason', ''), one_line=True)}", style="dim"))
             continue
         m = info["metrics"]
         reject = m["reject"]
@@ -130,11 +135,23 @@ ACTION_STYLE = {"allow": "green", "hold": "yellow", "reject": "bold red"}
 
 
 def highlighted(text: str, reasons: list[dict]) -> Text:
-    """The comment with the spans that explain its flags highlighted."""
-    out = Text(text)
+    """The comment, made displayable, with the spans that explain its flags highlighted (spans
+    index the original text; :func:`~moderation.display.display_map` carries them over).
+
+    Examples
+    --------
+    >>> highlighted("\x1b[2Jbad", [{"span": [4, 7], "source": "lexicon"}]).plain
+    '␛[2Jbad'
+    """
+    shown = display_map(text)
+    out = Text(shown.text)
+    for a, b in shown.escapes:
+        out.stylize("reverse", a, b)
     for r in reasons:
         a, b = r["span"]
-        out.stylize("bold red underline" if r.get("source") == "lexicon" else "bold yellow", a, b)
+        out.stylize(
+            "bold red underline" if r.get("source") == "lexicon" else "bold yellow", shown.offsets[a], shown.offsets[b]
+        )
     return out
 
 
@@ -149,7 +166,7 @@ def print_scored(rows: list[dict], fh, manifest: dict, *, max_chars: int = 300) 
         table.add_column(col, justify="left" if col == "thread" else "right")
     for thread, counts in summary.items():
         table.add_row(
-            Text(thread),
+            Text(displayable(thread, one_line=True)),
             str(sum(counts.values())),
             str(counts["allow"]),
             Text(str(counts["hold"]), style="yellow"),
@@ -174,7 +191,7 @@ def print_scored(rows: list[dict], fh, manifest: dict, *, max_chars: int = 300) 
         scores = " ".join(f"{k[:3]} {row[k]:.2f}" for k in ("slur", "off_topic", "delete") if row.get(k) is not None)
         posts.add_row(
             Text(row["action"], style=ACTION_STYLE[row["action"]]),
-            ",".join(row["labels"]),
+            Text(",".join(row["labels"])),
             scores,
             highlighted(text, reasons),
         )
@@ -194,7 +211,7 @@ class Progress:
     True
     """
 
-    def __init__(self, fh):
+    def __init__(self, fh, verb: str = "scoring"):
         from rich.progress import Progress as RichProgress
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -203,7 +220,7 @@ class Progress:
         live = hasattr(fh, "isatty") and fh.isatty()
         self._bar = RichProgress(
             SpinnerColumn(),
-            TextColumn("scoring… {task.completed:,} comments"),
+            TextColumn(verb + "… {task.completed:,} comments"),
             TimeElapsedColumn(),
             console=Console(file=fh),
             transient=True,

@@ -45,6 +45,30 @@ def atomic_write(
         raise
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's list: = + - @, tab and carriage
+#: return), and the full-width forms a Japanese spreadsheet may convert to them.
+FORMULA_LEADS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell that a spreadsheet shows as text and never runs as a formula.
+
+    OWASP's rule for CSV injection: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return (or their full-width forms) gets a leading ``'``, which spreadsheets
+    take as "this is text". Other cells are unchanged. This is hand-written rather than
+    ``defusedcsv`` because that library also rewrites every ``|`` in the cell and does not
+    know the tab and carriage return of OWASP's current list.
+
+    Examples
+    --------
+    >>> print(spreadsheet_safe('=HYPERLINK("http://x","クリック")'))
+    '=HYPERLINK("http://x","クリック")
+    >>> spreadsheet_safe("ふつう"), spreadsheet_safe("-1")
+    ('ふつう', "'-1")
+    """
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
+
+
 def _cell(value) -> str:
     """A CSV cell: lists and dicts as JSON, None as empty."""
     if value is None:
@@ -56,6 +80,19 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+class _RowsEndedByLF:
+    """What :func:`write_csv` hands the csv writer: rows come with ``\\r\\n`` (so that a field
+    holding a bare carriage return is quoted, which Python before 3.12 only does for characters
+    of the line terminator) and go to the file ended by ``\\n``. The csv writer writes one
+    whole row per call."""
+
+    def __init__(self, fh: IO[str]):
+        self.fh = fh
+
+    def write(self, row: str) -> int:
+        return self.fh.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
 
 
 def write_jsonl(rows: Iterable[dict], fh: IO[str]) -> int:
@@ -85,10 +122,14 @@ def write_jsonl(rows: Iterable[dict], fh: IO[str]) -> int:
     return n
 
 
-def write_csv(rows: Iterable[dict], fh: IO[str], columns: list[str] | None = None) -> int:
+def write_csv(
+    rows: Iterable[dict], fh: IO[str], columns: list[str] | None = None, *, for_spreadsheet: bool = False
+) -> int:
     """CSV with a header taken from ``columns`` or the first row; later keys are appended.
 
     Lists and dicts are written as JSON, None as an empty cell, booleans as ``true``/``false``.
+    By default every text is written exactly (a CSV for pipelines); ``for_spreadsheet``
+    neutralises text cells that a spreadsheet would run as formulas (:func:`spreadsheet_safe`).
 
     Parameters
     ----------
@@ -97,6 +138,8 @@ def write_csv(rows: Iterable[dict], fh: IO[str], columns: list[str] | None = Non
         Opened with ``newline=""``.
     columns : list of str, optional
         Columns first, in this order (the header is written even when there are no rows).
+    for_spreadsheet : bool
+        Prefix text cells (strings, not numbers) that start like a formula with ``'``.
 
     Returns
     -------
@@ -110,6 +153,14 @@ def write_csv(rows: Iterable[dict], fh: IO[str], columns: list[str] | None = Non
     text,reply_to
     "a,b",[1]
     1
+    >>> write_csv([{"text": "a\\rb"}], sys.stdout)    # a bare CR is quoted: the row stays one row
+    text
+    "a\rb"
+    1
+    >>> write_csv([{"text": "=1+1", "score": -0.5}], sys.stdout, for_spreadsheet=True)
+    text,score
+    '=1+1,-0.5
+    1
     """
     writer = None
     n = 0
@@ -119,9 +170,12 @@ def write_csv(rows: Iterable[dict], fh: IO[str], columns: list[str] | None = Non
             for key in row:
                 if key not in cols:
                     cols.append(key)
-            writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+            writer = csv.DictWriter(_RowsEndedByLF(fh), fieldnames=cols, extrasaction="ignore", lineterminator="\r\n")
             writer.writeheader()
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        if for_spreadsheet:
+            writer.writerow({k: spreadsheet_safe(v) if isinstance(v, str) else _cell(v) for k, v in row.items()})
+        else:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
         n += 1
     if writer is None and columns:
         csv.writer(fh, lineterminator="\n").writerow(columns)

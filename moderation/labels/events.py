@@ -40,6 +40,21 @@ LABEL_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".ndjson")
 _EXPECTED = 'label files are JSON Lines, one event a line: {"id", "text", "labels": {...}, "annotator", ...}'
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at ``\\n`` only (a ``\\r`` before it dropped).
+
+    Not :meth:`str.splitlines`, which also splits at U+2028, U+2029, U+0085 and the
+    separators ``\\x1c``–``\\x1e``: JSON keeps the first three raw inside strings, so a comment
+    holding one would become two corrupt lines and its label would be lost.
+
+    Examples
+    --------
+    >>> json_lines('{"text": "a\u2028b"}\\r\\n{}\\n')
+    ['{"text": "a\u2028b"}', '{}', '']
+    """
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def now() -> str:
     """The current time as label events record it: UTC, ISO 8601, seconds, ``Z``.
 
@@ -103,7 +118,7 @@ def read_events(path: str | os.PathLike, *, warn: Warn | None = None) -> list[di
     except OSError as exc:
         raise TrainingError(f"{path}: cannot read ({exc.strerror or exc})") from None
     text = decode(raw, "utf-8", name=str(path)) if raw else ""
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -131,7 +146,7 @@ def is_label_file(head: str) -> bool:
     >>> is_label_file('{"id": "a", "text": "x", "slur": 1}')
     False
     """
-    for line in head.splitlines()[:20]:
+    for line in json_lines(head)[:20]:
         line = line.strip()
         if not line:
             continue
@@ -194,7 +209,7 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
     stripped = text.lstrip()
     if stripped.startswith("["):
         raise LabelFileError(f"{path}: is a JSON array, not a label file; {_EXPECTED}")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in json_lines(text) if line.strip()]
     first = lines[0]
     if not first.startswith("{"):
         kind = "CSV" if "," in first else "TSV" if "\t" in first else "plain text"
@@ -433,6 +448,15 @@ def undo_event(comment_id: str, *, annotator: str, at: str | None = None) -> dic
     return {"id": str(comment_id), "annotator": annotator, "at": at or now(), "undo": True}
 
 
+#: Characters JSON keeps raw inside strings that :meth:`str.splitlines` (and some editors) take
+#: for line breaks: written escaped, so one event is one line for every reader.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _json_line(event: dict) -> str:
+    return json.dumps(event, ensure_ascii=False, sort_keys=False).translate(_LINE_BREAKS) + "\n"
+
+
 def append_events(path: str | os.PathLike, events: Iterable[dict]) -> None:
     """Append events to a label file: one write per call under an exclusive lock, then
     fsync, so a crash never leaves a half line and two writers never interleave.
@@ -460,7 +484,7 @@ def append_events(path: str | os.PathLike, events: Iterable[dict]) -> None:
     """
     import fcntl
 
-    data = "".join(json.dumps(e, ensure_ascii=False, sort_keys=False) + "\n" for e in events).encode("utf-8")
+    data = "".join(_json_line(e) for e in events).encode("utf-8")
     if not data:
         return
     path = Path(path)

@@ -68,7 +68,7 @@ def export_rows(events: Iterable[dict]) -> list[dict]:
     return rows
 
 
-def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl") -> int:
+def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl", *, for_spreadsheet: bool = False) -> int:
     """Write exported rows as JSON Lines or CSV (annotators joined with ``;`` in CSV).
 
     Parameters
@@ -77,6 +77,9 @@ def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl") -> int:
         From :func:`export_rows`.
     fh : text file
     fmt : {'jsonl', 'csv'}
+    for_spreadsheet : bool
+        CSV only: text cells that start like a formula get a leading ``'``
+        (:func:`moderation.io.files.spreadsheet_safe`); otherwise every text is exact.
 
     Returns
     -------
@@ -101,6 +104,9 @@ def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl") -> int:
         return write_jsonl(rows, fh)
     if fmt == "csv":
         return write_csv(
-            ({**row, "annotators": ";".join(row["annotators"])} for row in rows), fh, columns=list(EXPORT_COLUMNS)
+            ({**row, "annotators": ";".join(row["annotators"])} for row in rows),
+            fh,
+            columns=list(EXPORT_COLUMNS),
+            for_spreadsheet=for_spreadsheet,
         )
     raise ValueError(f"unknown format {fmt!r}")

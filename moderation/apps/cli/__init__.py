@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -17,6 +18,7 @@ import click
 
 from ... import __version__
 from ...core import ModerationError
+from ...display import displayable
 from .extract import extract_cmd
 from .label import label_cmd
 from .labels import labels_group
@@ -42,23 +44,34 @@ for command in (extract_cmd, train_cmd, eval_cmd, score_cmd, serve_cmd, label_cm
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: click's handling, plus a one-line message instead of a traceback."""
+    """Entry point: click's handling, plus a one-line message instead of a traceback.
+
+    Messages quote input (file names, values, lines of a file), so they are shown through
+    :func:`moderation.display.displayable`: an argument or a file name cannot act on the
+    terminal the error is read in.
+    """
     try:
-        cli.main(args=argv, prog_name="moderation", standalone_mode=True)
+        code = cli.main(args=argv, prog_name="moderation", standalone_mode=False)
     except (BrokenPipeError, SystemExit):
         raise
+    except click.ClickException as exc:  # usage errors and the commands' one-line errors
+        shown = io.StringIO()
+        exc.show(file=shown)
+        sys.stderr.write(displayable(shown.getvalue()))
+        sys.exit(exc.exit_code)
     except ModerationError as exc:  # raised while a generator was being consumed
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {displayable(exc, one_line=True)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.Abort):
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line; MODERATION_DEBUG=1 shows the traceback
         if os.environ.get("MODERATION_DEBUG"):
             raise
         click.echo(
-            f"Error: internal error ({type(exc).__name__}: {exc}); "
+            f"Error: internal error ({type(exc).__name__}: {displayable(exc, one_line=True)}); "
             "rerun with MODERATION_DEBUG=1 for details and report it",
             err=True,
         )
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

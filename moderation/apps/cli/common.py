@@ -9,14 +9,16 @@ from typing import IO
 
 import click
 
+from ...display import displayable
 from ...io.files import atomic_write
 
 OUTPUT_FORMATS = ("jsonl", "csv", "table")
 
 
 def warn(message: str) -> None:
-    """One line on stderr for a record the command had to report (and kept or skipped)."""
-    click.echo(f"warning: {message}", err=True)
+    """One line on stderr for a record the command had to report (and kept or skipped); what it
+    quotes of the input is made displayable (:func:`moderation.display.displayable`)."""
+    click.echo(f"warning: {displayable(message, one_line=True)}", err=True)
 
 
 def default_format(out: str | None) -> str:

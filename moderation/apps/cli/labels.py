@@ -10,6 +10,7 @@ from typing import IO
 import click
 
 from ...core import LABELS, LabelFileError
+from ...display import displayable
 from ...labels.events import labels_text, read_label_files
 from .common import warn
 
@@ -46,7 +47,7 @@ def print_stats(stats: dict, fh: IO[str], *, max_disagreements: int = 50) -> Non
     for col in ("comments", *LABELS):
         table.add_column(col, justify="right")
     for annotator, counts in stats["annotators"].items():
-        table.add_row(Text(annotator), *(f"{counts[c]:,}" for c in ("comments", *LABELS)))
+        table.add_row(Text(displayable(annotator, one_line=True)), *(f"{counts[c]:,}" for c in ("comments", *LABELS)))
     resolved = stats["resolved"]
     table.add_row(
         Text("resolved", style="bold"),
@@ -86,9 +87,13 @@ def print_stats(stats: dict, fh: IO[str], *, max_disagreements: int = 50) -> Non
         table.add_column(col, **kw)
     for d in dis[:max_disagreements]:
         by = "; ".join(f"{a}: {labels_text(labels)}" for a, labels in d["by"].items())
-        text = d["text"].replace("\n", " ⏎ ")
-        excerpt = text[:80] + ("…" if len(text) > 80 else "")
-        table.add_row(Text(d["id"]), ", ".join(d["labels"]), Text(by), Text(excerpt))
+        text = d["text"][:80] + ("…" if len(d["text"]) > 80 else "")
+        table.add_row(
+            Text(displayable(d["id"], one_line=True)),
+            ", ".join(d["labels"]),
+            Text(displayable(by, one_line=True)),
+            Text(displayable(text.replace("\n", " ⏎ "), one_line=True)),
+        )
     console.print(table)
     if len(dis) > max_disagreements:
         console.print(f"… and {len(dis) - max_disagreements} more (use --format json for all)")
@@ -160,12 +165,24 @@ def stats_cmd(files, fmt, max_disagreements):
     help="Output format (default: from the --out extension, else jsonl).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
-def export_cmd(files, fmt, out):
+@click.option(
+    "--spreadsheet-safe/--exact",
+    "for_spreadsheet",
+    default=True,
+    show_default=True,
+    help="CSV: prefix cells that start like a formula (= + - @, tab, CR) with ' so a spreadsheet shows "
+    "them as text (OWASP); --exact writes every text as it is, for pipelines. JSON Lines is always exact.",
+)
+def export_cmd(files, fmt, out, for_spreadsheet):
     """One row per comment with its labels resolved, ready for `moderation train`.
 
     Each annotator's latest label counts (undo applied), then the majority (a tie counts as
     positive). The columns are id, thread, text, slur, off_topic, delete, annotators,
     thread_title, thread_text and source. A label nobody gave is blank (unknown).
+
+    A CSV is made for spreadsheets by default: a comment that starts with =, +, -, @, a tab
+    or a carriage return gets a leading ' so it cannot run as a formula. Use --exact (or
+    JSON Lines) for a file that keeps every text byte for byte.
 
     Example:
 
@@ -177,6 +194,16 @@ def export_cmd(files, fmt, out):
     fmt = fmt or ("csv" if out and out.lower().endswith((".csv", ".tsv")) else "jsonl")
     rows = export_rows(_read(files))
     with output_stream(out, newline="" if fmt == "csv" else None) as fh:
-        n = write_export(rows, fh, fmt)
+        n = write_export(rows, fh, fmt, for_spreadsheet=for_spreadsheet)
     if out is not None and out != "-":
         click.echo(f"wrote {n:,} comments to {out}", err=True)
+    if fmt == "csv" and for_spreadsheet:
+        from ...io.files import FORMULA_LEADS
+
+        changed = sum(isinstance(v, str) and v.startswith(FORMULA_LEADS) for row in rows for v in row.values())
+        if changed:
+            click.echo(
+                f"note: {changed:,} cells start like a spreadsheet formula and were written with a leading ' "
+                "(use --exact for a byte-exact CSV)",
+                err=True,
+            )

@@ -35,6 +35,13 @@ def default_jobs() -> int:
     help="Output format (default: table on a terminal, jsonl otherwise).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.option(
+    "--spreadsheet-safe",
+    "for_spreadsheet",
+    is_flag=True,
+    help="With --format csv: prefix text cells that start like a formula (= + - @, tab, CR) with ' so a "
+    "spreadsheet shows them as text (OWASP). Without it the CSV is exact, for pipelines.",
+)
 @click.option("--only-flagged", is_flag=True, help="Only comments whose action is hold or reject.")
 @click.option("--explain", is_flag=True, help="Add the spans that raised each flagged label.")
 @click.option("--with-context", is_flag=True, help="Add the thread context each comment was judged in (jsonl, csv).")
@@ -50,7 +57,20 @@ def default_jobs() -> int:
     default=None,
     help="Worker processes scoring chunks (default: the cores available, at most 2).",
 )
-def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, explain, with_context, fail_on, jobs):
+def score_cmd(
+    paths,
+    model_dir,
+    input_format,
+    encoding,
+    fmt,
+    out,
+    for_spreadsheet,
+    only_flagged,
+    explain,
+    with_context,
+    fail_on,
+    jobs,
+):
     """Score comments in thread dumps or comment files: slur, off_topic and delete
     probabilities, an action (allow / hold / reject) and the flagged labels.
 
@@ -104,7 +124,7 @@ def score_cmd(paths, model_dir, input_format, encoding, fmt, out, only_flagged, 
                         write_jsonl(tracked(), fh)
                     else:
                         extra = (["reasons"] if explain else []) + (["context"] if with_context else [])
-                        write_csv(tracked(), fh, columns=SCORE_COLUMNS + extra)
+                        write_csv(tracked(), fh, columns=SCORE_COLUMNS + extra, for_spreadsheet=for_spreadsheet)
         except ModerationError as exc:
             raise click.ClickException(str(exc)) from None
     elapsed = progress.elapsed

@@ -19,10 +19,12 @@ thread  在韓米軍の役割  [t]
 
 from __future__ import annotations
 
+import bisect
 import io
 from typing import Any
 
 from ...core import step
+from ...display import display_map, displayable
 from ...labels.events import labels_text
 from .session import LABEL_KEYS, CommentView, ScoresView, View
 
@@ -45,6 +47,8 @@ HELP: tuple[tuple[str, str], ...] = (
     ("?", "show or hide this help"),
     ("q", "quit (toggles not saved are dropped)"),
 )
+#: How escaped control and format characters (``␛``, ``\\u202e``) stand out from the text.
+ESCAPE_STYLE = "reverse"
 _ACTION_STYLE = {"allow": "green", "hold": "yellow", "reject": "bold red"}
 
 
@@ -98,9 +102,9 @@ class Screen:
             if overflow > 0:
                 from rich.text import Text
 
-                text = view.comment.text[:MAX_SHOWN_CHARS]
+                shown = display_map(view.comment.text[:MAX_SHOWN_CHARS])
                 inner = max(10, width - 4)
-                wrapped = [Text(p).wrap(self._console, inner) for p in text.split("\n")]
+                wrapped = [Text(p).wrap(self._console, inner) for p in shown.text.split("\n")]
                 keep = max(3, sum(max(1, len(w)) for w in wrapped) - overflow - 1)
                 lo = count = 0  # the characters of the first `keep` wrapped lines
                 for w in wrapped:
@@ -112,7 +116,7 @@ class Screen:
                     if count == keep:
                         break
                     lo += 1  # the newline
-                screen = self._draw(view, lo)
+                screen = self._draw(view, bisect.bisect_left(shown.offsets, lo))  # back to original offsets
         return screen
 
     def _draw(self, view: View, max_chars: int | None) -> str:
@@ -131,9 +135,9 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
     head = Text.assemble(
         ("moderation label", "bold"),
         "  ",
-        (view.annotator, "bold cyan"),
+        (displayable(view.annotator, one_line=True), "bold cyan"),
         " → ",
-        view.labels_path,
+        displayable(view.labels_path, one_line=True),
         ("  order " + view.order, "dim"),
     )
     if view.has_model:
@@ -163,13 +167,13 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
         return out
     thread = Text.assemble(("thread  ", "dim"))
     if comment.title:
-        thread.append(comment.title, style="bold")
+        thread.append(displayable(comment.title, one_line=True), style="bold")
     elif comment.headline:
-        thread.append(comment.headline, style="bold")
+        thread.append(displayable(comment.headline, one_line=True), style="bold")
         thread.append("  (first article's headline; no title in the input)", style="dim")
     else:
         thread.append("(no title in the input)", style="dim")
-    thread.append(f"  [{comment.thread}]", style="dim")
+    thread.append(f"  [{displayable(comment.thread, one_line=True)}]", style="dim")
     out.append(thread)
     for n, text in comment.replies:
         line = Text.assemble((f"  ↳ replies to >>{n}  ", "dim"))
@@ -178,10 +182,8 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
         elif text == "":
             line.append("[deleted post]", style="dim italic")
         else:
-            excerpt = text.replace("\n", " ⏎ ")
-            if len(excerpt) > REPLY_EXCERPT:
-                excerpt = excerpt[: REPLY_EXCERPT - 1] + "…"
-            line.append(excerpt, style="italic")
+            excerpt = text if len(text) <= REPLY_EXCERPT else text[: REPLY_EXCERPT - 1] + "…"
+            line.append(displayable(excerpt.replace("\n", " ⏎ "), one_line=True), style="italic")
         out.append(line)
     reasons = list(view.scores.spans or ()) if view.scores is not None else []
     title = "comment" if comment.no is None else f"comment {comment.no}"
@@ -194,7 +196,7 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
             expand=True,
         )
     )
-    out.append(Text(f"id {comment.id}"))
+    out.append(Text(f"id {displayable(comment.id, one_line=True)}"))
     if view.scores is not None:
         out.extend(_model_lines(view.scores, reasons))
     out.append(_toggle_line(view))
@@ -210,15 +212,21 @@ def _comment_text(comment: CommentView, reasons: list[dict], max_chars: int | No
     text = comment.text
     limit = min(MAX_SHOWN_CHARS, max_chars if max_chars is not None else MAX_SHOWN_CHARS)
     cut = len(text) > limit
-    shown = Text(text[:limit] if cut else text)
+    # Spans index the original text; the escapes of control and format characters move them.
+    display = display_map(text[:limit] if cut else text)
+    at = display.offsets
+    kept = len(at) - 1
+    shown = Text(display.text)
+    for a, b in display.escapes:
+        shown.stylize(ESCAPE_STYLE, a, b)
     for r in reasons:
         a, b = r["span"]
-        if r.get("source") != "lexicon" and b <= len(shown.plain):
-            shown.stylize("black on yellow", a, b)
+        if r.get("source") != "lexicon" and b <= kept:
+            shown.stylize("black on yellow", at[a], at[b])
     for hit in Lexicon.load().find(text):
         a, b = hit.span
-        if b <= len(shown.plain):
-            shown.stylize("bold red underline", a, b)
+        if b <= kept:
+            shown.stylize("bold red underline", at[a], at[b])
     if cut:
         shown.append(f"\n… ({len(text) - limit} more characters not shown: a bigger terminal shows more)", style="dim")
     return shown
@@ -253,7 +261,10 @@ def _model_lines(scores: ScoresView, reasons: list[dict]) -> list:
                 continue
             seen.add(key)
             spans.append(f"{r['label']}: ", style="dim")
-            spans.append(f"「{r['excerpt']}」", style="bold red" if r.get("source") == "lexicon" else "yellow")
+            spans.append(
+                f"「{displayable(r['excerpt'], one_line=True)}」",
+                style="bold red" if r.get("source") == "lexicon" else "yellow",
+            )
             spans.append(f"{' lexicon' if r.get('source') == 'lexicon' else ''}  ", style="dim")
     lines.append(spans)
     return lines
@@ -288,11 +299,11 @@ def _footer(view: View, *, done_screen: bool) -> list:
     out.append(progress)
     if view.notices:
         for notice in view.notices[:5]:
-            out.append(Text(f"warning: {notice}", style="yellow"))
+            out.append(Text(f"warning: {displayable(notice, one_line=True)}", style="yellow"))
         if len(view.notices) > 5:
             out.append(Text(f"… and {len(view.notices) - 5} more warnings (printed when you quit)", style="yellow"))
     if view.status:
-        out.append(Text(view.status, style="cyan"))
+        out.append(Text(displayable(view.status, one_line=True), style="cyan"))
     if view.help:
         table = Table(show_header=False, box=None, padding=(0, 2))
         for key, what in HELP:
