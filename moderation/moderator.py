@@ -12,6 +12,7 @@ extracted records in chunks, so memory stays flat however large the input.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import pandas as pd
 
 from .context import ThreadContexts, build_context, titles_first
 from .core import LABELS, SCORED_KINDS, Comment, Decision, ModelError, Reason
-from .io.board_text import clean_text
+from .io.board_text import CleanedText
 from .ml.artifacts import load_model
 from .ml.estimator import ModerationModel
 from .policy import Decider, PolicyConfig
@@ -138,14 +139,17 @@ class Moderator:
         if isinstance(thread, str):
             thread = {"title": thread}
         thread = thread or {}
-        text = clean_text(text)
         context = build_context(thread.get("title"), thread.get("text"), reply_to=reply_to_text)
         frame = pd.DataFrame({"text": [text], "context": [context.text]})
         return self.decide(frame, explain=explain)[0]
 
     def decide(self, frame: pd.DataFrame, *, explain: bool = True) -> list[Decision]:
         """Decisions for a frame with ``text`` and ``context`` columns (contexts as built by
-        :mod:`moderation.context`)."""
+        :mod:`moderation.context`). Texts are cleaned here (:func:`~moderation.io.board_text.clean_text`,
+        the one normalisation of every entry point); reasons' spans are into the texts as given."""
+        cleaned = [CleanedText(str(t)) for t in frame["text"]]
+        if any(c.changed for c in cleaned):
+            frame = frame.assign(text=[c.text for c in cleaned])
         probs = self.model.predict_proba(frame)
         actions, flagged = self.decider.decide(probs, _has_context(frame))
         columns = [probs[label].to_numpy().round(6).tolist() for label in LABELS]
@@ -158,7 +162,7 @@ class Moderator:
                 for label in labels:
                     reasons.extend(self.model.explain(frame["text"].iloc[i], frame["context"].iloc[i], label))
             decision = Decision(action, scores, labels, reasons, info, context=frame["context"].iloc[i])
-            out.append(self.decider.apply_terms(decision, frame["text"].iloc[i]))
+            out.append(_into_original(self.decider.apply_terms(decision, frame["text"].iloc[i]), cleaned[i]))
         return out
 
     # ----------------------------------------------------------------------- frames
@@ -181,9 +185,7 @@ class Moderator:
                 ],
                 index=frame.index,
             )
-        feats = pd.DataFrame(
-            {"text": frame["text"].fillna("").astype(str).map(clean_text).to_numpy(), "context": context.to_numpy()}
-        )
+        feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).to_numpy(), "context": context.to_numpy()})
         decisions = self.decide(feats, explain=explain)
         out = frame.copy()
         for label in LABELS:  # rounded as the CLI and the HTTP hook report them
@@ -193,6 +195,17 @@ class Moderator:
         if explain:
             out["reasons"] = [[r.to_dict() for r in d.reasons] for d in decisions]
         return out
+
+
+def _into_original(decision: Decision, cleaned: CleanedText) -> Decision:
+    """``decision`` with its reasons' spans and excerpts into the text as given, not as cleaned."""
+    if not cleaned.changed or not decision.reasons:
+        return decision
+    reasons = []
+    for reason in decision.reasons:
+        a, b = cleaned.span(*reason.span)
+        reasons.append(dataclasses.replace(reason, span=(a, b), excerpt=cleaned.original[a:b]))
+    return dataclasses.replace(decision, reasons=reasons)
 
 
 def _has_context(frame: pd.DataFrame) -> np.ndarray | None:

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html as html_lib
 import re
@@ -156,6 +157,51 @@ def clean_text(text: str) -> str:
     '本文\n二行目'
     """
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+class CleanedText:
+    r""":func:`clean_text` of ``original`` and the way back: :meth:`span` maps a span of the
+    cleaned text to the same characters of the original, so a span reported to a caller is
+    always into the text the caller sent.
+
+    Parameters
+    ----------
+    original : str
+
+    Attributes
+    ----------
+    original, text : str
+        The text as sent and as scored (``clean_text(original)``).
+
+    Examples
+    --------
+    >>> c = CleanedText("  一行\r\n二行 ")
+    >>> c.text, c.span(3, 5), c.original[slice(*c.span(3, 5))]
+    ('一行\n二行', (6, 8), '二行')
+    """
+
+    __slots__ = ("_crlf", "_lead", "original", "text")
+
+    def __init__(self, original: str):
+        self.original = original
+        self.text = clean_text(original)
+        self._lead = len(original) - len(original.lstrip())
+        inner = original[self._lead : self._lead + len(original.strip())]
+        # Where each CRLF (one character once cleaned) sits in the cleaned text.
+        self._crlf = [m.start() - k for k, m in enumerate(re.finditer("\r\n", inner))] if "\r\n" in inner else []
+
+    @property
+    def changed(self) -> bool:
+        """Whether cleaning changed the text (else every span is the same in both)."""
+        return self.text != self.original
+
+    def offset(self, i: int) -> int:
+        """The offset in the original of offset ``i`` of the cleaned text."""
+        return self._lead + i + bisect.bisect_left(self._crlf, i)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """``[start, end)`` of the cleaned text as ``[start, end)`` of the original."""
+        return self.offset(start), self.offset(end)
 
 
 def is_encodable(text: str) -> bool:

@@ -26,6 +26,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,10 +36,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ... import __version__
 from ...context import build_context
 from ...core import LABELS, Decision
-from ...display import displayable
 from ...labels import append_events, label_event
 from ...moderator import Moderator
 from ...policy import Decider, PolicyConfig
+from .perspective import (
+    AnalyzeRequest,
+    PerspectiveError,
+    SuggestRequest,
+    analyze_response,
+    check_attributes,
+    context_text,
+    detected_languages,
+    google_error_bytes,
+    is_perspective_path,
+    suggested_labels,
+)
 from .schemas import (
     MAX_BATCH_ITEMS,
     BatchRequest,
@@ -95,10 +107,30 @@ def error_bytes(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
 
 
+def error_body(path: str, status: int, code: str, message: str) -> bytes:
+    """The error body for ``path``: Google's shape on Perspective's paths, ours elsewhere.
+
+    Examples
+    --------
+    >>> error_body("/v1/review", 413, "payload_too_large", "too big")
+    b'{"error": {"code": "payload_too_large", "message": "too big"}}'
+    >>> error_body("/v1alpha1/comments:analyze", 413, "payload_too_large", "too big")
+    b'{"error": {"code": 413, "message": "too big", "status": "INVALID_ARGUMENT"}}'
+    """
+    if is_perspective_path(path):
+        return google_error_bytes(status, message)
+    return error_bytes(code, message)
+
+
 async def _send_error(
-    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+    send: Send,
+    scope: Scope,
+    status: int,
+    code: str,
+    message: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    body = error_bytes(code, message)
+    body = error_body(scope.get("path", ""), status, code, message)
     await send(
         {
             "type": "http.response.start",
@@ -114,6 +146,11 @@ class BearerToken:
 
     Without it, or with another token, the answer is ``401`` with a ``WWW-Authenticate``
     header, before the body is read. The token is compared in constant time.
+
+    On Perspective's paths (``/v1alpha1/...``) the token may also come as ``?key=<token>``,
+    as Perspective's clients send their API key, and the refusals are Google's: no key is
+    ``403 PERMISSION_DENIED``, a wrong ``key`` is ``400 INVALID_ARGUMENT`` ("API key not
+    valid"), a wrong bearer token ``401 UNAUTHENTICATED``.
 
     Parameters
     ----------
@@ -136,9 +173,22 @@ class BearerToken:
         scheme, _, credential = given.partition(b" ")
         if scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self.token):
             return await self.app(scope, receive, send)
+        if is_perspective_path(scope["path"]):
+            keys = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("key", [])
+            key = keys[-1].encode("utf-8") if keys else None
+            if key is not None and hmac.compare_digest(key.strip(), self.token):
+                return await self.app(scope, receive, send)
+            if given:
+                status, message = 401, "wrong bearer token; send ?key=<token> or 'Authorization: Bearer <token>'"
+            elif key is not None:
+                status, message = 400, "API key not valid. Please pass a valid API key."
+            else:
+                status, message = 403, "The request is missing a valid API key (?key=<token>)."
+            return await _send_error(send, scope, status, "unauthorized", message)
         message = "missing bearer token" if not given else "wrong bearer token"
         await _send_error(
             send,
+            scope,
             401,
             "unauthorized",
             f"{message}; send 'Authorization: Bearer <token>'",
@@ -176,10 +226,14 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    return await _send_error(send, 400, "bad_request", "Content-Length is not a number")
+                    return await _send_error(send, scope, 400, "bad_request", "Content-Length is not a number")
                 if declared > limit:
                     return await _send_error(
-                        send, 413, "payload_too_large", f"the body is {declared:,} bytes; the limit here is {limit:,}"
+                        send,
+                        scope,
+                        413,
+                        "payload_too_large",
+                        f"the body is {declared:,} bytes; the limit here is {limit:,}",
                     )
         chunks, size = [], 0
         while True:
@@ -190,7 +244,7 @@ class BodyLimit:
             size += len(chunk)
             if size > limit:
                 return await _send_error(
-                    send, 413, "payload_too_large", f"the body is over the limit of {limit:,} bytes here"
+                    send, scope, 413, "payload_too_large", f"the body is over the limit of {limit:,} bytes here"
                 )
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -200,7 +254,11 @@ class BodyLimit:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
             return await _send_error(
-                send, 400, "invalid_utf8", f"the body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8"
+                send,
+                scope,
+                400,
+                "invalid_utf8",
+                f"the body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8",
             )
         # Every body here is JSON, whatever the Content-Type says (curl -d sends a form type).
         headers = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
@@ -348,7 +406,7 @@ def create_app(
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
         return Response(
-            error_bytes(code, message),
+            error_body(request.url.path, exc.status_code, code, message),
             status_code=exc.status_code,
             media_type="application/json",
             headers=getattr(exc, "headers", None),
@@ -357,20 +415,23 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         status, code, message = validation_message(exc.errors())
-        return Response(error_bytes(code, message), status_code=status, media_type="application/json")
+        if is_perspective_path(request.url.path):
+            status = 400  # Google answers every malformed request with 400 INVALID_ARGUMENT
+        return Response(
+            error_body(request.url.path, status, code, message), status_code=status, media_type="application/json"
+        )
+
+    @app.exception_handler(PerspectiveError)
+    async def perspective_error(request: Request, exc: PerspectiveError) -> Response:
+        return Response(
+            google_error_bytes(exc.status, exc.message), status_code=exc.status, media_type="application/json"
+        )
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        # The path and the message can carry a client's bytes: quoted, so one log line is one entry.
-        log.error(
-            "internal error on %s %s: %s: %s",
-            displayable(request.method, one_line=True),
-            displayable(request.url.path, one_line=True),
-            type(exc).__name__,
-            displayable(exc, one_line=True),
-        )
+        log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
         return Response(
-            error_bytes("internal_error", "internal error; the server log has the details"),
+            error_body(request.url.path, 500, "internal_error", "internal error; the server log has the details"),
             status_code=500,
             media_type="application/json",
         )
@@ -432,6 +493,60 @@ def create_app(
         )
         append_events(feedback_path, [event])
         return json_response({"id": event["id"], "at": event["at"], "stored": True})
+
+    perspective_errors: dict[int | str, dict[str, Any]] = {
+        status: {"description": f"Google's error shape: {{'error': {{'code': {status}, 'message', 'status'}}}}"}
+        for status in (400, 401, 403, 413, 500, 503)
+    }
+
+    def perspective_review(text: str, context: str, explain: bool) -> tuple[Decision, bool]:
+        if moderator is None:
+            raise PerspectiveError(503, 'no model is loaded (on_missing_model = "allow"); no scores to give')
+        decision = moderator.review(text, thread={"text": context} if context else None, explain=explain)
+        return decision, bool(decision.context.strip())
+
+    @app.post(
+        "/v1alpha1/comments:analyze",
+        response_model=None,
+        responses=perspective_errors,
+        summary="Perspective API AnalyzeComment: TOXICITY, SEVERE_TOXICITY, IDENTITY_ATTACK, OFF_TOPIC",
+    )
+    def perspective_analyze(body: AnalyzeRequest) -> Response:
+        check_attributes(list(body.requested_attributes))
+        context, _metadata = context_text(body.context)
+        decision, has_context = perspective_review(body.comment.text, context, body.span_annotations)
+        assert moderator is not None
+        return json_response(analyze_response(body, decision, moderator.decider, has_context))
+
+    @app.post(
+        "/v1alpha1/comments:suggestscore",
+        response_model=None,
+        responses=perspective_errors,
+        summary="Perspective API SuggestCommentScore: recorded as a label (fsync before 200)",
+    )
+    def perspective_suggest(body: SuggestRequest) -> Response:
+        labels = suggested_labels(body.attribute_scores)
+        context, metadata = context_text(body.context)
+        text = body.comment.text
+        event = label_event(
+            "feedback-" + hashlib.sha256(f"\x00{text}".encode()).hexdigest()[:16],
+            text,
+            labels,
+            annotator=body.community_id or "suggestscore",
+            source="suggestscore",
+            thread_text=context or None,
+            client_token=body.client_token,
+            session_id=body.session_id,
+            community_id=body.community_id,
+            context_metadata=metadata or None,
+        )
+        append_events(feedback_path, [event])
+        answer: dict[str, Any] = {"detectedLanguages": detected_languages(text)}
+        if body.languages:
+            answer["requestedLanguages"] = list(body.languages)
+        if body.client_token is not None:
+            answer["clientToken"] = body.client_token
+        return json_response(answer)
 
     @app.get(
         "/healthz",

@@ -19,7 +19,9 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -166,6 +168,25 @@ def build(
     return app, moderator, feedback_path
 
 
+class RedactKey(logging.Filter):
+    """Logging filter: the ``key=`` query parameter (a Perspective client's token) of an
+    access-log line is written as ``key=[redacted]``, so ``--access-log`` never logs a token.
+
+    Examples
+    --------
+    >>> record = logging.LogRecord("uvicorn.access", 20, "", 0, "%s %s", ("POST", "/v1alpha1/c?a=1&key=s3cret"), None)
+    >>> RedactKey().filter(record), record.args
+    (True, ('POST', '/v1alpha1/c?a=1&key=[redacted]'))
+    """
+
+    _KEY = re.compile(r"([?&]key=)[^&#\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._KEY.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -237,6 +258,10 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
+    access = logging.getLogger("uvicorn.access")
+    access.addFilter(RedactKey())
+    if access_log:  # log_level="warning" set this logger to WARNING too, and its lines are INFO
+        access.setLevel(logging.INFO)
     if workers == 1:
         server = uvicorn.Server(uvicorn_config)
         server.run(sockets=[sock])
