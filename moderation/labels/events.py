@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -32,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from ..core import LABELS, ExtractError, LabelFileError, TrainingError, Warn
-from ..io.decode import decode
 from ..io.walk import walk
 
 #: What a label file is named (directories given to the readers are walked for these).
@@ -108,32 +108,102 @@ def read_events(path: str | os.PathLike, *, warn: Warn | None = None) -> list[di
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "l.jsonl"
     >>> _ = p.write_text('{"id": "a", "labels": {"slur": 1}}\\n[1]\\n')
     >>> [e["id"] for e in read_events(p, warn=lambda m: print(m.split(": ", 1)[1]))]
-    not a label event (needs 'id' and 'labels' or 'undo'); skipped
+    not a label event (needs 'id' and 'labels' or 'undo'); skipped, the file is left as it is
     ['a']
     """
     path = Path(path)
-    events = []
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise TrainingError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    text = decode(raw, "utf-8", name=str(path)) if raw else ""
-    for lineno, line in enumerate(json_lines(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError as exc:
+    events = []
+    lines = raw.split(b"\n")
+    for lineno, line in enumerate(lines, start=1):
+        event, problem = parse_event_line(line, first=lineno == 1)
+        if problem is not None:
+            if lineno == len(lines):
+                problem = f"{problem}: an incomplete last line (a write cut short)"
             if warn:
-                warn(f"{path}:{lineno}: corrupt line ({exc.msg}); skipped, the file is left as it is")
+                warn(f"{path}:{lineno}: {problem}; skipped, the file is left as it is")
             continue
-        if not isinstance(event, dict) or "id" not in event or not ("labels" in event or event.get("undo")):
-            if warn:
-                warn(f"{path}:{lineno}: not a label event (needs 'id' and 'labels' or 'undo'); skipped")
-            continue
-        event["_line"] = lineno
-        events.append(event)
+        if event is not None:
+            event["_line"] = lineno
+            events.append(event)
     return events
+
+
+def event_problem(event: Any) -> str | None:
+    """What is wrong with a parsed line of a label file, or None for a valid event.
+
+    An event is an object with an ``id`` (a string or an integer) and ``labels`` (each label
+    0 or 1) or ``undo: true``; a ``text`` is a string.
+
+    Examples
+    --------
+    >>> event_problem({"id": "a", "labels": {"slur": 1}}) is None
+    True
+    >>> event_problem({"id": "a", "labels": {"slur": "1"}})
+    "label 'slur' is '1'; a label is 0 or 1"
+    >>> event_problem({"id": "a", "labels": {"slur": True}})
+    "label 'slur' is True; a label is 0 or 1"
+    """
+    if not isinstance(event, dict) or "id" not in event or not ("labels" in event or event.get("undo") is True):
+        return "not a label event (needs 'id' and 'labels' or 'undo')"
+    cid = event["id"]
+    if isinstance(cid, bool) or not isinstance(cid, (str, int)) or cid == "":
+        return f"'id' is {cid!r}; an id is a non-empty string or an integer"
+    if "text" in event and not isinstance(event["text"], str):
+        return f"'text' is {type(event['text']).__name__}, not a string"
+    if event.get("undo") is True and "labels" not in event:
+        return None
+    labels = event["labels"]
+    if not isinstance(labels, dict):
+        return f"'labels' is {type(labels).__name__}, not an object"
+    for label, value in labels.items():
+        if label not in LABELS:
+            return f"unknown label {label!r} (the labels are {', '.join(LABELS)})"
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1)):
+            return f"label {label!r} is {value!r}; a label is 0 or 1"
+    return None
+
+
+def parse_event_line(line: bytes, *, first: bool = False) -> tuple[dict | None, str | None]:
+    """One line of a label file (bytes, without its ``\\n``): ``(event, None)``, ``(None, None)``
+    for a blank line, or ``(None, problem)`` for a line to skip.
+
+    Each line is decoded on its own, so one bad byte costs one line, not the file: a line
+    with NUL bytes (a crash's zero-filled tail), invalid UTF-8, invalid JSON or an invalid
+    event (:func:`event_problem`) is a problem.
+
+    Examples
+    --------
+    >>> parse_event_line(b'{"id": "a", "labels": {"slur": 1}}\\r')[0]["id"]
+    'a'
+    >>> parse_event_line(b'{"id": "a", "labels": {"sl')[1]
+    'corrupt line (Unterminated string starting at)'
+    >>> parse_event_line(b"\\x00\\x00\\x00")[1]
+    'NUL bytes (a crash left a zero-filled tail?)'
+    >>> parse_event_line(b'{"id": "\\xff"}')[1]
+    'not UTF-8 (byte 8 of the line)'
+    """
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if b"\x00" in line:
+        return None, "NUL bytes (a crash left a zero-filled tail?)"
+    if not line.strip():
+        return None, None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte {exc.start} of the line)"
+    if first:
+        text = text.lstrip("\ufeff")
+    try:
+        event = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return None, f"corrupt line ({getattr(exc, 'msg', 'nested too deeply')})"
+    problem = event_problem(event)
+    return (None, problem) if problem else (event, None)
 
 
 def is_label_file(head: str) -> bool:
@@ -201,15 +271,15 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
             head = fh.read(1 << 16)
     except OSError as exc:
         raise LabelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in head:
-        raise LabelFileError(f"{path}: looks like a binary file, not a label file; {_EXPECTED}")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    if not text.strip():
+    # Lines with NUL bytes (a crash's zero-filled tail) are skipped by the reader, not the file.
+    lines = [line.strip() for line in text.split("\n") if line.strip() and "\x00" not in line]
+    if not lines:
+        if b"\x00" in head:
+            raise LabelFileError(f"{path}: looks like a binary file, not a label file; {_EXPECTED}")
         return
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    if lines[0].startswith("["):
         raise LabelFileError(f"{path}: is a JSON array, not a label file; {_EXPECTED}")
-    lines = [line.strip() for line in json_lines(text) if line.strip()]
     first = lines[0]
     if not first.startswith("{"):
         kind = "CSV" if "," in first else "TSV" if "\t" in first else "plain text"
@@ -501,10 +571,18 @@ def append_events(path: str | os.PathLike, events: Iterable[dict]) -> None:
                     if fh.read(1) != b"\n":
                         data = b"\n" + data
             view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError:
+                # A full disk (ENOSPC) or a failing one: take back what was written, so no
+                # partial line stays for the next writer or reader; the caller is told.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                    os.fsync(fd)
+                raise
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

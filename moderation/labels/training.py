@@ -183,17 +183,22 @@ def _read_file(path: Path, warn: Warn | None) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
         raise TrainingError(f"{path}: empty file; nothing to train on")
+    suffix = path.suffix.lower()
+    # A label file goes to the one label-file reader before any decoding of the whole file:
+    # a bad byte or a torn tail costs one line there (with a warning), not the file.
+    head = raw[:65536].decode("utf-8", errors="replace")
+    if (suffix in (".jsonl", ".ndjson", ".json") or head.lstrip("\ufeff \t\r\n").startswith("{")) and is_label_file(
+        head
+    ):
+        frame = label_file_rows(read_events(path, warn=warn))
+        if frame.empty:
+            raise TrainingError(f"{path}: no label events in this file")
+        return frame
     try:
         text = decode(raw, None, name=str(path))
     except ExtractError as exc:
         raise TrainingError(str(exc)) from None
-    suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json") or text.lstrip().startswith("{"):
-        if is_label_file(text[:65536]):
-            frame = label_file_rows(read_events(path, warn=warn))
-            if frame.empty:
-                raise TrainingError(f"{path}: no label events in this file")
-            return frame
         records = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

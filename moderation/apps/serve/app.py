@@ -275,6 +275,10 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class StoreError(Exception):
+    """The feedback file could not be appended to (a full disk, say); nothing was stored."""
+
+
 def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[int, str, str]:
     """Status, code and one readable line for a request that failed validation.
 
@@ -421,6 +425,12 @@ def create_app(
             error_body(request.url.path, status, code, message), status_code=status, media_type="application/json"
         )
 
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        return Response(
+            error_body(request.url.path, 503, "unavailable", str(exc)), status_code=503, media_type="application/json"
+        )
+
     @app.exception_handler(PerspectiveError)
     async def perspective_error(request: Request, exc: PerspectiveError) -> Response:
         return Response(
@@ -473,6 +483,16 @@ def create_app(
         decisions = moderator.decide(frame, explain=body.explain)
         return json_response({"results": [d.to_dict() for d in decisions]})
 
+    def store(event: dict) -> None:
+        """Append ``event`` durably, or answer 503 with nothing stored (a full disk leaves no partial line)."""
+        try:
+            append_events(feedback_path, [event])
+        except OSError as exc:
+            log.error("cannot append to the feedback file %s: %s", feedback_path, exc.strerror or exc)
+            raise StoreError(
+                f"cannot store the feedback ({exc.strerror or exc}); nothing was stored, try again"
+            ) from None
+
     @app.post(
         "/v1/feedback",
         response_model=None,
@@ -491,7 +511,7 @@ def create_app(
             thread_title=thread.title if thread is not None else None,
             thread_text=thread.text if thread is not None else None,
         )
-        append_events(feedback_path, [event])
+        store(event)
         return json_response({"id": event["id"], "at": event["at"], "stored": True})
 
     perspective_errors: dict[int | str, dict[str, Any]] = {
@@ -540,7 +560,7 @@ def create_app(
             community_id=body.community_id,
             context_metadata=metadata or None,
         )
-        append_events(feedback_path, [event])
+        store(event)
         answer: dict[str, Any] = {"detectedLanguages": detected_languages(text)}
         if body.languages:
             answer["requestedLanguages"] = list(body.languages)
