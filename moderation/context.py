@@ -37,8 +37,8 @@ POST_CHARS = 500
 #: Pasted articles of a thread that count (the latest ones).
 ARTICLES_KEPT = 2
 #: Formats whose records arrive already split, with their context in columns.
-TABULAR_FORMATS = ("csv", "jsonl")
-_TABULAR_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+TABULAR_FORMATS = ("csv", "jsonl", "parquet")
+_TABULAR_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
 
 
 @dataclass(frozen=True)

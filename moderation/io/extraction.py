@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import FIELDS, Comment, ExtractError, Warn
 from .decode import decode, detect_encoding, read_bytes
-from .registry import INPUT_FORMATS, ReadLines, detect_format, get_reader, input_formats
+from .registry import INPUT_FORMATS, ReadLines, detect_format, get_reader, input_formats, path_reader
 from .walk import walk
 
 if TYPE_CHECKING:
@@ -76,6 +76,12 @@ def extract_file(
         raise ExtractError(f"unknown input format {input_format!r}; choose one of {', '.join(input_formats())}")
     thread = thread or path.stem.replace(".sjis", "")
     source = str(path)
+    binary = path_reader(path, input_format)  # Parquet: read from the file, not decoded
+    if binary is not None and binary.read_path is not None:
+        for rec in binary.read_path(path, thread=thread, source=source, warn=warn):
+            rec.source_format = binary.name
+            yield rec
+        return
     size = path.stat().st_size if path.exists() else 0
     records: Iterable[Comment] | None = None
     if size > _STREAM_THRESHOLD and (input_format == "auto" or get_reader(input_format).read_lines is not None):

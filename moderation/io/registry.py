@@ -33,6 +33,10 @@ A reader is a :class:`Reader`, with:
 ``read_lines(lines, *, thread, source, warn)``, optional
     The same reader over an iterable of lines (line ends kept), for a format that can be
     read in one pass: files larger than 8 MiB are then streamed in flat memory.
+``read_path(path, *, thread, source, warn)``, optional
+    For a binary format (Parquet): the records of the file at ``path``, read by the reader
+    itself instead of from decoded text. Such a format is picked by ``--input-format`` or by
+    its ``extensions``, before any decoding (:func:`path_reader`).
 
 A file no sniffer claims and whose extension names no format is read as :data:`FALLBACK`
 (scraped page text).
@@ -49,7 +53,7 @@ an ``--input-format`` that is not built in). Built-in readers cannot be replaced
 Examples
 --------
 >>> INPUT_FORMATS
-('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv')
+('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet')
 >>> detect_format("thread.txt", "名無し<>sage<>2025/08/01 12:00:00<>本文<>スレ")
 'dat'
 >>> get_reader("csv").extensions
@@ -65,7 +69,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core import Comment, ExtractError, Warn
-from .readers import dat, html, scrape, tabular
+from .readers import dat, html, parquet, scrape, tabular
 
 #: The entry-point group third-party readers are registered under.
 ENTRY_POINT_GROUP = "moderation.readers"
@@ -89,6 +93,14 @@ class ReadLines(Protocol):
     ) -> Iterator[Comment]: ...
 
 
+class ReadPath(Protocol):
+    """``read_path(path, *, thread, source, warn)``: the records of a (binary) file read from its path."""
+
+    def __call__(
+        self, path: str | os.PathLike, /, *, thread: str, source: str, warn: Warn | None = None
+    ) -> Iterable[Comment]: ...
+
+
 @dataclass(frozen=True)
 class Reader:
     """One input format (see the reader protocol in the module docstring).
@@ -107,6 +119,8 @@ class Reader:
         extension lookup.
     read_lines : callable, optional
         ``read_lines(lines, *, thread, source, warn) -> iterator of Comment``, for streaming.
+    read_path : callable, optional
+        ``read_path(path, *, thread, source, warn) -> iterable of Comment``, for a binary format.
 
     Examples
     --------
@@ -121,6 +135,7 @@ class Reader:
     sniff: Callable[[str], bool] | None = None
     priority: int = 50
     read_lines: ReadLines | None = None
+    read_path: ReadPath | None = None
 
 
 # The built-in readers, in the order the formats are listed (--input-format, INPUT_FORMATS).
@@ -144,6 +159,7 @@ _BUILTIN: tuple[Reader, ...] = (
         priority=AFTER_EXTENSION,
         read_lines=tabular.iter_csv,
     ),
+    Reader("parquet", parquet.read, extensions=(".parquet", ".pq"), read_path=parquet.read_path),
 )
 
 #: ``auto`` and the built-in formats. With readers of other packages installed,
@@ -286,6 +302,25 @@ def extensions() -> set[str]:
     ['.csv', '.dat', '.htm']
     """
     return {ext for reader in readers() for ext in reader.extensions}
+
+
+def path_reader(path: str | os.PathLike, input_format: str = "auto") -> Reader | None:
+    """The reader that reads ``path`` from the file itself (a binary format such as Parquet),
+    if any: the one ``input_format`` names, or (``auto``) the one whose extension the file has.
+
+    Examples
+    --------
+    >>> path_reader("day.parquet").name, path_reader("day.jsonl")
+    ('parquet', None)
+    """
+    if input_format != "auto":
+        reader = get_reader(input_format)
+        return reader if reader.read_path is not None else None
+    suffix = Path(path).suffix.lower()
+    for reader in readers():
+        if reader.read_path is not None and suffix in reader.extensions:
+            return reader
+    return None
 
 
 def detect_format(path: str | os.PathLike, head: str) -> str:

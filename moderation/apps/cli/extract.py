@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ...core import FIELDS, ExtractError
+from ...core import FIELDS, ModerationError
 from ...io import INPUT_FORMATS, extract
 from ...io.files import write_csv, write_jsonl
 from .common import OUTPUT_FORMATS, default_format, output_stream, warn
@@ -23,9 +23,9 @@ from .common import OUTPUT_FORMATS, default_format, output_stream, warn
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(OUTPUT_FORMATS),
+    type=click.Choice((*OUTPUT_FORMATS, "parquet")),
     default=None,
-    help="Output format (default: table on a terminal, jsonl otherwise).",
+    help="Output format (default: table on a terminal, jsonl otherwise; parquet needs --out).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
 def extract_cmd(paths, input_format, encoding, fmt, out):
@@ -39,8 +39,18 @@ def extract_cmd(paths, input_format, encoding, fmt, out):
         moderation extract seeds/000_4f4399744ce36bb6.txt --format jsonl --out posts.jsonl
     """
     fmt = fmt or default_format(out)
+    if fmt == "parquet" and out in (None, "-"):
+        raise click.UsageError("--format parquet needs --out FILE")
     records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
     try:
+        if fmt == "parquet":
+            from ...io.parquet import write_parquet
+
+            try:
+                write_parquet((r.to_dict() for r in records), out, columns=list(FIELDS))
+            except OSError as exc:
+                raise click.ClickException(f"{out}: cannot write ({exc.strerror or exc})") from None
+            return
         if fmt == "table":
             from ..report import print_records
 
@@ -54,5 +64,5 @@ def extract_cmd(paths, input_format, encoding, fmt, out):
                 write_jsonl(dicts, fh)
             else:
                 write_csv(dicts, fh, columns=list(FIELDS))
-    except ExtractError as exc:
+    except ModerationError as exc:
         raise click.ClickException(str(exc)) from None

@@ -30,11 +30,13 @@ def default_jobs() -> int:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("table", "csv", "jsonl")),
+    type=click.Choice(("table", "csv", "jsonl", "parquet")),
     default=None,
-    help="Output format (default: table on a terminal, jsonl otherwise).",
+    help="Output format (default: table on a terminal, jsonl otherwise; parquet with --cluster).",
 )
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.option(
+    "--out", type=click.Path(), default=None, help="Write here instead of stdout (a directory with --cluster)."
+)
 @click.option(
     "--spreadsheet-safe",
     "for_spreadsheet",
@@ -57,6 +59,27 @@ def default_jobs() -> int:
     default=None,
     help="Worker processes scoring chunks (default: the cores available, at most 2).",
 )
+@click.option(
+    "--cluster",
+    "cluster_address",
+    default=None,
+    metavar="local[:N]|tcp://HOST:PORT",
+    help="Score on a Dask cluster: N local worker processes, or an existing scheduler; "
+    "writes one file per partition and _SUCCESS into --out DIR (pip install 'moderation[cluster]').",
+)
+@click.option(
+    "--partition-size",
+    type=click.IntRange(1),
+    default=None,
+    help="With --cluster: comments per partition (default 20,000; a thread dump is never split).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=2,
+    show_default=True,
+    help="With --cluster: tries of a failed partition.",
+)
 def score_cmd(
     paths,
     model_dir,
@@ -70,6 +93,9 @@ def score_cmd(
     with_context,
     fail_on,
     jobs,
+    cluster_address=None,
+    partition_size=None,
+    retries=2,
 ):
     """Score comments in thread dumps or comment files: slur, off_topic and delete
     probabilities, an action (allow / hold / reject) and the flagged labels.
@@ -81,10 +107,34 @@ def score_cmd(
 
         moderation score seeds/ --only-flagged --explain
     """
+    if cluster_address:
+        if jobs:
+            raise click.UsageError("--jobs is for one machine; with --cluster the cluster's workers score")
+        from .score_cluster import run_cluster
+
+        return run_cluster(
+            paths,
+            address=cluster_address,
+            out=out,
+            model_dir=model_dir,
+            input_format=input_format,
+            encoding=encoding,
+            fmt=fmt,
+            partition_size=partition_size,
+            retries=retries,
+            only_flagged=only_flagged,
+            explain=explain,
+            with_context=with_context,
+            fail_on=fail_on,
+        )
+    if partition_size:
+        raise click.UsageError("--partition-size is for --cluster")
     from ...moderator import Moderator, score_records
     from ..report import Progress, print_scored
 
     fmt = fmt or default_format(out)
+    if fmt == "parquet" and out in (None, "-"):
+        raise click.UsageError("--format parquet needs --out FILE")
     try:
         moderator = Moderator.load(model_dir)
     except ModerationError as exc:
@@ -118,6 +168,14 @@ def score_cmd(
                 progress.stop()
                 with output_stream(out) as fh:
                     print_scored(rows, fh, moderator.manifest)
+            elif fmt == "parquet":
+                from ...io.parquet import write_parquet
+
+                extra = (["reasons"] if explain else []) + (["context"] if with_context else [])
+                try:
+                    write_parquet(tracked(), out, columns=SCORE_COLUMNS + extra)
+                except OSError as exc:
+                    raise click.ClickException(f"{out}: cannot write ({exc.strerror or exc})") from None
             else:
                 with output_stream(out, newline="" if fmt == "csv" else None) as fh:
                     if fmt == "jsonl":
