@@ -38,10 +38,11 @@ import time
 
 import numpy as np
 import pandas as pd
-from moderation.extract import clean_text, extract
 from sklearn.metrics import roc_auc_score
 
 from moderation.context import build_context
+from moderation.io import extract
+from moderation.io.board_text import clean_text
 
 KO_DIR = os.environ.get("KO_HATE_DIR", "/work/shared/data/ko-hate-speech")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

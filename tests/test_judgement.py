@@ -157,3 +157,65 @@ def test_sample_weights_per_label_and_cv_groups():
     p = weak.predict_proba(pd.DataFrame({"text": ["チョンは帰れ"]}))["slur"].iloc[0]
     q = model.predict_proba(pd.DataFrame({"text": ["チョンは帰れ"]}))["slur"].iloc[0]
     assert q > p
+
+
+def test_thread_features_say_nothing_about_hangul():
+    from moderation.ml.features import ThreadFeatures
+
+    X = pd.DataFrame({"text": ["그건 너의 생각일뿐이다."], "context": ["在韓米軍の役割"]})
+    names = list(ThreadFeatures().fit(X).get_feature_names_out())
+    assert not [n for n in names if "hangul" in n]
+    assert ThreadFeatures().fit(X).transform(X).shape == (1, len(names))
+
+
+# --------------------------------------------------------------------------- real data and the recipe
+
+from moderation.labels import datasets  # noqa: E402
+
+needs_real_data = pytest.mark.skipif(not datasets.available(), reason="needs ../shared/data beside the checkout")
+
+
+@needs_real_data
+def test_real_sets_load_with_fixed_splits_and_our_labels():
+    sets = datasets.load_all()
+    ja, ko, en = sets["ja"], sets["ko"], sets["en"]
+    assert len(ja) == 437 and (ja["split"] == "test").sum() == 227
+    assert len(ko) == 8367 and (ko["split"] == "test").sum() == 471
+    assert len(en) == 24783 and 0.18 < (en["split"] == "test").mean() < 0.22
+    for frame in sets.values():
+        assert set(frame["slur"].dropna().unique()) <= {0.0, 1.0}
+        assert frame["off_topic"].isna().all()
+        assert ((frame["hate"] == 1) <= (frame["delete"] == 1)).all()  # hate is always a delete
+    assert datasets.load_ja()["split"].tolist() == ja["split"].tolist()  # the split never moves
+
+
+@needs_real_data
+def test_korean_training_threads_never_hold_a_test_comment():
+    train = datasets.korean_threads("train")
+    test = datasets.korean_threads("test")
+    assert train and test and not set(train) & set(test)
+    dev = set(pd.read_csv(datasets.data_dir() / "ko-hate-speech" / "dev.csv")["text"].astype(str))
+    train_posts = {p for t in train.values() for p in t["posts"]}
+    assert len(train_posts & dev) < 5  # (a few duplicate comments occur in both files)
+
+
+@needs_real_data
+def test_the_recipe_keeps_held_out_data_out_and_weighs_sources():
+    from moderation.recipe import balanced_weights, build_training_frame
+
+    frame, summary = build_training_frame(ko=200, threads=False)
+    assert set(frame["source"]) == {"authored", "seed", "ja", "ko", "written"}
+    ja_ids = set(frame.loc[frame["source"] == "ja", "id"])
+    ja = datasets.load_ja()
+    assert ja_ids == set(ja.loc[ja["split"] == "train", "id"])
+    assert any("Apache" in f.get("dataset", "") for f in summary["files"])
+    assert any("CC BY-SA" in f.get("dataset", "") for f in summary["files"])
+    w = balanced_weights(frame)
+    share = {}
+    for src, rows in frame.groupby("source").groups.items():
+        known = frame.loc[rows, "slur"].notna()
+        y = frame.loc[rows, "slur"][known]
+        if y.nunique() == 2:
+            ww = w.loc[rows, "slur"][known]
+            share[src] = float((ww * y).sum() / ww.sum())
+    assert max(share.values()) - min(share.values()) < 1e-6  # every source the same positive share

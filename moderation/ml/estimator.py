@@ -255,6 +255,8 @@ class ModerationModel(BaseEstimator):
         metrics on the out-of-fold probabilities of the first ``n_real`` (labelled) rows."""
         w = np.ones(len(y)) if w is None else w
         folds = max(2, min(self.cv, int(y.sum()), int(len(y) - y.sum())))
+        if groups is not None and len(np.unique(groups)) == len(groups):
+            groups = None  # every row its own group: plain stratified folds
         if groups is None:
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         else:

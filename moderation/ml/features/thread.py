@@ -57,20 +57,41 @@ _AD = re.compile(
 _URL = re.compile(r"(?:https?|ttps?)://\S+|www\.\S+|\b\S+\.(?:com|net|jp|co|io|xyz|info|biz)\b", re.I)
 
 
+_LEGACY_NAMES = (
+    "ctx_similarity",
+    "ctx_present",
+    "ctx_best_line_similarity",
+    "script_hangul",
+    "script_latin",
+    "script_japanese",
+    "script_distance",
+    "urls",
+    "ad_patterns",
+    "length",
+    "very_short",
+    "hangul_in_non_korean_thread",
+)
+_NAMES = tuple(n for n in _LEGACY_NAMES if n not in ("script_hangul", "hangul_in_non_korean_thread"))
+_KEEP = [_LEGACY_NAMES.index(n) for n in _NAMES]
+
+
 class ThreadFeatures(TransformerMixin, BaseEstimator):
     """How a comment sits in its thread: for ``off_topic``.
 
     Features: character-trigram cosine similarity to the context (thread title, article,
-    earlier posts) and to its closest line, and whether there is any context; script shares of the comment and their
-    distance from the context's (a Korean reply in a Japanese thread); URL and advertising
-    pattern counts; length.
+    earlier posts) and to its closest line, and whether there is any context; the Latin and
+    Japanese script shares of the comment and its script distance from the context's; URL and
+    advertising pattern counts; length. No column says "Hangul": a Hangul share taught the
+    model that Korean text is off-topic anywhere; a script mismatch counts only against the
+    thread's own posts (:class:`~moderation.ml.features.relevance.RelevanceFeatures`).
+    A model fitted before that (12 columns) is served its old columns.
 
     Examples
     --------
     >>> import pandas as pd
     >>> X = pd.DataFrame({"text": ["그건 너의 생각일뿐이다."], "context": ["在韓米軍の役割"]})
     >>> ThreadFeatures().fit(X).transform(X).shape
-    (1, 12)
+    (1, 10)
     """
 
     def __init__(self, n_features: int = 1 << 18):
@@ -80,7 +101,7 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         return without_cache(self.__dict__)
 
     def fit(self, X, y=None):
-        self.n_features_out_ = 12
+        self.n_features_out_ = len(_NAMES)
         return self
 
     def _vectors(self, texts: list[str]) -> sp.csr_matrix:
@@ -144,29 +165,16 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
             if len(texts)
             else np.zeros((0, 12))
         )
+        if self.n_features_out_ != len(_LEGACY_NAMES):
+            features = features[:, _KEEP]
         return sp.csr_matrix(features.astype(np.float32))
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())
 
     def get_feature_names_out(self, input_features=None):
-        return np.array(
-            [
-                "ctx_similarity",
-                "ctx_present",
-                "ctx_best_line_similarity",
-                "script_hangul",
-                "script_latin",
-                "script_japanese",
-                "script_distance",
-                "urls",
-                "ad_patterns",
-                "length",
-                "very_short",
-                "hangul_in_non_korean_thread",
-            ],
-            dtype=object,
-        )
+        names = _LEGACY_NAMES if getattr(self, "n_features_out_", 0) == len(_LEGACY_NAMES) else _NAMES
+        return np.array(names, dtype=object)
 
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         # Links and advertising words are the parts of a comment a moderator can be shown.
@@ -176,7 +184,8 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
             (text, context),
             lambda key: self.transform(pd.DataFrame({"text": [key[0]], "context": [key[1]]})).toarray()[0],
         )
-        for rx, k in ((_URL, 7), (re.compile(_AD.pattern, re.I), 8)):
+        names = list(self.get_feature_names_out())
+        for rx, k in ((_URL, names.index("urls")), (re.compile(_AD.pattern, re.I), names.index("ad_patterns"))):
             matches = list(rx.finditer(text))
             if matches and x[k]:
                 for m in matches:

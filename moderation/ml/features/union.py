@@ -7,6 +7,7 @@ from sklearn.pipeline import FeatureUnion
 from .groups import GroupHostilityFeatures
 from .lexicon import LexiconFeatures
 from .ngrams import CharNgrams
+from .relevance import RelevanceFeatures
 from .subwords import SubwordUnits
 from .thread import ThreadFeatures
 
@@ -19,7 +20,7 @@ def build_featurizer(
     Examples
     --------
     >>> [name for name, _ in build_featurizer().transformer_list]
-    ['chars', 'folded', 'subwords', 'lexicon', 'groups', 'context']
+    ['chars', 'folded', 'subwords', 'lexicon', 'groups', 'context', 'relevance']
     """
     return FeatureUnion(
         [
@@ -29,6 +30,7 @@ def build_featurizer(
             ("lexicon", LexiconFeatures()),
             ("groups", GroupHostilityFeatures()),
             ("context", ThreadFeatures()),
+            ("relevance", RelevanceFeatures()),
         ]
     )
 
