@@ -19,9 +19,11 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -147,28 +149,79 @@ def read_manifest(path: str | os.PathLike) -> dict:
     return manifest
 
 
-def verify_model_dir(path: str | os.PathLike) -> dict:
-    """Check every artifact's sha256 against the manifest and refuse foreign files.
+#: Bytes an artifact may have (a model is tens of MB; a device or a runaway file is refused).
+MAX_ARTIFACT_BYTES = 2 << 30
 
-    A joblib file runs code when it is loaded, so nothing is loaded before this passes.
+
+def read_artifacts(path: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
+    """The manifest and the bytes of every artifact, each read once and checked against the
+    manifest's sha256: what is checked is what is loaded (a file swapped after the check is
+    never read). Foreign files in the directory are refused.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file: missing, not a regular file, too large, unreadable,
+        changed since training, or not part of the model.
     """
     path = Path(path)
     manifest = read_manifest(path)
     listed = set(manifest["artifacts"]) | {"manifest.json"}
+    data: dict[str, bytes] = {}
     for name, digest in manifest["artifacts"].items():
         f = path / name
         if "/" in name or name.startswith("."):
             raise ModelError(f"{path}/manifest.json: artifact name {name!r} is not a plain file name")
-        if not f.is_file():
-            raise ModelError(f"{f}: missing (listed in the manifest)")
-        if _sha256(f) != digest:
+        try:
+            with open(f, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise ModelError(f"{f}: not a regular file, refusing to read it")
+                if info.st_size > MAX_ARTIFACT_BYTES:
+                    raise ModelError(
+                        f"{f}: {info.st_size:,} bytes, over the {MAX_ARTIFACT_BYTES:,} an artifact may have"
+                    )
+                raw = fh.read(MAX_ARTIFACT_BYTES + 1)
+        except FileNotFoundError:
+            raise ModelError(f"{f}: missing (listed in the manifest)") from None
+        except OSError as exc:
+            raise ModelError(f"{f}: cannot read ({exc.strerror or exc})") from None
+        if hashlib.sha256(raw).hexdigest() != digest:
             raise ModelError(
                 f"{f}: sha256 does not match the manifest; the file was changed or replaced, refusing to load it"
             )
+        data[name] = raw
     for f in path.iterdir():
         if f.name not in listed and not f.name.startswith("."):
             raise ModelError(f"{f}: not part of this model (not in its manifest); remove it or retrain")
-    return manifest
+    return manifest, data
+
+
+def verify_model_dir(path: str | os.PathLike) -> dict:
+    """Check every artifact's sha256 against the manifest and refuse foreign files.
+
+    A joblib file runs code when it is loaded, so nothing is loaded before this passes
+    (:func:`load_model` loads the very bytes :func:`read_artifacts` checked).
+    """
+    return read_artifacts(path)[0]
+
+
+def _check_thresholds(path: Path, manifest: dict, model: ModerationModel) -> None:
+    """The manifest's thresholds are the hashed classifiers' (an edit of manifest.json is refused)."""
+    written = manifest.get("labels")
+    if not isinstance(written, dict):
+        raise ModelError(f"{path}/manifest.json: no 'labels' table; the manifest was edited or is not this model's")
+    for label, lm in model.labels_.items():
+        entry = written.get(label)
+        if (
+            not isinstance(entry, dict)
+            or entry.get("hold") != lm.hold
+            or entry.get("reject") != threshold_to_json(lm.reject)
+        ):
+            raise ModelError(
+                f"{path}/manifest.json: the thresholds of '{label}' differ from the trained model's "
+                "(manifest.json was edited); set thresholds in a policy file (--config), not in the manifest"
+            )
 
 
 def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
@@ -176,23 +229,24 @@ def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
     import joblib
 
     path = Path(path)
-    manifest = verify_model_dir(path)
+    manifest, data = read_artifacts(path)
     try:
-        featurizer = joblib.load(path / "featurizer.joblib")
-        classifiers = joblib.load(path / "classifiers.joblib")
-        dict(featurizer.transformer_list)["subwords"].sp_model_ = (path / "spm.model").read_bytes()
+        featurizer = joblib.load(io.BytesIO(data["featurizer.joblib"]))
+        classifiers = joblib.load(io.BytesIO(data["classifiers.joblib"]))
+        dict(featurizer.transformer_list)["subwords"].sp_model_ = data["spm.model"]
+        params = {
+            k: v for k, v in classifiers["params"].items() if k in ModerationModel().get_params() and k != "featurizer"
+        }
+        model = ModerationModel(**params)
+        model.featurizer_ = featurizer
+        model.labels_ = classifiers["label_models"]
+        model.skipped_ = classifiers["skipped"]
     except Exception as exc:  # a verified file that still fails: another version of the package
         raise ModelError(
             f"{path}: cannot load the model ({type(exc).__name__}: {exc}); "
             "it may come from another version of moderation: retrain it"
         ) from None
-    params = {
-        k: v for k, v in classifiers["params"].items() if k in ModerationModel().get_params() and k != "featurizer"
-    }
-    model = ModerationModel(**params)
-    model.featurizer_ = featurizer
-    model.labels_ = classifiers["label_models"]
-    model.skipped_ = classifiers["skipped"]
+    _check_thresholds(path, manifest, model)
     return model, manifest
 
 

@@ -59,6 +59,33 @@ from ..serve.server import DEFAULT_FEEDBACK
     show_default=True,
     help="Log every request (method, path, status; never the text).",
 )
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a client may take to send a request's headers; then the connection is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a client may take to send a request's body; then 408.",
+)
+@click.option(
+    "--max-connections",
+    default=4096,
+    show_default=True,
+    type=click.IntRange(16, 1_000_000),
+    help="Open connections per worker; beyond it the longest-idle one is closed to make room.",
+)
+@click.option(
+    "--expect-model",
+    default=None,
+    metavar="SHA256",
+    help="Refuse to start unless the model's manifest has this sha256 (model.sha256 of every answer).",
+)
 def serve_cmd(
     model_dir: str | None,
     config: str | None,
@@ -68,6 +95,10 @@ def serve_cmd(
     token_file: str | None,
     feedback: str,
     access_log: bool,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    expect_model: str | None,
 ) -> None:
     """Serve the pre-moderation hook over HTTP: a forum asks before publishing a post
     whether to allow, hold or reject it.
@@ -96,6 +127,10 @@ def serve_cmd(
             feedback=feedback,
             access_log=access_log,
             announce=announce,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+            expect_model=expect_model,
         )
     except ModerationError as exc:
         raise click.ClickException(str(exc)) from None

@@ -18,11 +18,13 @@ Examples
 """
 
 # No "from __future__ import annotations": FastAPI reads the endpoint annotations at run time.
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from ...core import LABELS, Decision
 from ...labels import append_events, label_event
 from ...moderator import Moderator
 from ...policy import Decider, PolicyConfig
+from .guard import BODY_TIMEOUT
 from .perspective import (
     AnalyzeRequest,
     PerspectiveError,
@@ -69,6 +72,8 @@ from .schemas import (
 MAX_BODY_BYTES = 64 * 1024
 #: Bytes of a batch body: up to 1,000 comments need more than 64 KiB.
 MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024
+#: Comments of a batch scored at once: a batch's memory is one chunk's.
+BATCH_CHUNK = 50
 
 #: ``error.code`` of each status the hook answers with.
 STATUS_CODES = {
@@ -77,6 +82,7 @@ STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -212,10 +218,11 @@ class BodyLimit:
         Bytes allowed on every other path.
     """
 
-    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int):
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int, timeout: float = BODY_TIMEOUT):
         self.app = app
         self.limits = limits
         self.default = default
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -236,8 +243,13 @@ class BodyLimit:
                         f"the body is {declared:,} bytes; the limit here is {limit:,}",
                     )
         chunks, size = [], 0
+        deadline = asyncio.get_running_loop().time() + self.timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                late = f"the body did not arrive within {self.timeout:g} s; send it at once"
+                return await _send_error(send, scope, 408, "request_timeout", late, [(b"connection", b"close")])
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -343,7 +355,12 @@ def feedback_id(item: FeedbackRequest) -> str:
 
 
 def create_app(
-    moderator: Moderator | None, policy: PolicyConfig | None, feedback_path: str | os.PathLike[str], token: str | None
+    moderator: Moderator | None,
+    policy: PolicyConfig | None,
+    feedback_path: str | os.PathLike[str],
+    token: str | None,
+    *,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> FastAPI:
     """The FastAPI application of the hook.
 
@@ -360,6 +377,8 @@ def create_app(
         The label file ``POST /v1/feedback`` appends to.
     token : str, optional
         The bearer token every endpoint but ``/healthz`` requires.
+    body_timeout : float
+        Seconds a request may take to send its body (then ``408``).
 
     Returns
     -------
@@ -375,6 +394,7 @@ def create_app(
     if policy is None:
         policy = (moderator.policy if moderator is not None else None) or PolicyConfig()
     feedback_path = Path(feedback_path)
+    batch_lock = threading.Lock()
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": STATUS_CODES[status].replace("_", " ")}
         for status in (400, 401, 413, 422, 500)
@@ -474,14 +494,18 @@ def create_app(
             return json_response({"results": [degraded(item.text) for item in items]})
         import pandas as pd
 
-        frame = pd.DataFrame(
-            {
-                "text": [item.text for item in items],
-                "context": [review_context(item.thread, item.reply_to_text) for item in items],
-            }
-        )
-        decisions = moderator.decide(frame, explain=body.explain)
-        return json_response({"results": [d.to_dict() for d in decisions]})
+        results: list[dict] = []
+        with batch_lock:  # one batch at a time per worker: memory is one chunk's, not one per batch
+            for start in range(0, len(items), BATCH_CHUNK):
+                chunk = items[start : start + BATCH_CHUNK]
+                frame = pd.DataFrame(
+                    {
+                        "text": [item.text for item in chunk],
+                        "context": [review_context(item.thread, item.reply_to_text) for item in chunk],
+                    }
+                )
+                results.extend(d.to_dict() for d in moderator.decide(frame, explain=body.explain))
+        return json_response({"results": results})
 
     def store(event: dict) -> None:
         """Append ``event`` durably, or answer 503 with nothing stored (a full disk leaves no partial line)."""
@@ -593,7 +617,9 @@ def create_app(
         return json_response(manifest)
 
     # Added last is outermost: the token, then the body limit, then FastAPI's own layers.
-    app.add_middleware(BodyLimit, limits={"/v1/review:batch": MAX_BATCH_BODY_BYTES}, default=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit, limits={"/v1/review:batch": MAX_BATCH_BODY_BYTES}, default=MAX_BODY_BYTES, timeout=body_timeout
+    )
     if token:
         app.add_middleware(BearerToken, token=token)
     return app

@@ -25,7 +25,7 @@ model
 # No "from __future__ import annotations": pydantic and FastAPI read these annotations at run time.
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ...core import LABELS
 from ...io.board_text import is_encodable
@@ -34,6 +34,8 @@ from ...io.board_text import is_encodable
 MAX_TEXT_CHARS = 10_000
 #: Comments in one ``POST /v1/review:batch``.
 MAX_BATCH_ITEMS = 1_000
+#: Characters of text (the ``text`` of every item) in one batch: bounds its time.
+MAX_BATCH_TEXT_CHARS = 1_000_000
 #: Characters of an id, an author or an annotator name.
 MAX_NAME_CHARS = 200
 
@@ -133,8 +135,21 @@ class BatchRequest(Body):
     """The body of ``POST /v1/review:batch``: up to :data:`MAX_BATCH_ITEMS` comments."""
 
     model_config = _strict
-    items: list[ReviewItem] = Field(max_length=MAX_BATCH_ITEMS, description=f"Up to {MAX_BATCH_ITEMS:,} comments.")
+    items: list[ReviewItem] = Field(
+        max_length=MAX_BATCH_ITEMS,
+        description=f"Up to {MAX_BATCH_ITEMS:,} comments, {MAX_BATCH_TEXT_CHARS:,} characters of text in all.",
+    )
     explain: bool = True
+
+    @model_validator(mode="after")
+    def _text_budget(self) -> "BatchRequest":
+        total = sum(len(item.text) for item in self.items)
+        if total > MAX_BATCH_TEXT_CHARS:
+            raise ValueError(
+                f"the items hold {total:,} characters of text; a batch takes at most {MAX_BATCH_TEXT_CHARS:,}"
+                " (split it)"
+            )
+        return self
 
 
 class FeedbackRequest(Body):

@@ -127,6 +127,8 @@ def build(
     token_file: str | os.PathLike[str] | None = None,
     feedback: str | os.PathLike[str] | None = None,
     announce: Announce | None = None,
+    body_timeout: float | None = None,
+    expect_model: str | None = None,
 ) -> tuple[FastAPI, Moderator | None, Path]:
     """The application from the command line's settings, every file checked first.
 
@@ -159,12 +161,21 @@ def build(
     token = read_token(token_file)
     feedback_path = check_feedback_path(feedback or DEFAULT_FEEDBACK)
     moderator, missing = load_moderator(model_dir, policy)
+    if expect_model is not None:
+        digest = moderator.info["sha256"] if moderator is not None else None
+        if digest != expect_model.strip().lower():
+            raise PolicyError(
+                f"the model's manifest sha256 is {digest or 'unknown (no model loaded)'}, not the {expect_model} "
+                "given with --expect-model; refusing to serve it"
+            )
     if moderator is not None:
         # First use builds lazy state (the sentencepiece processor): do it before any thread does.
         moderator.review("テスト", thread={"title": "テスト"}, explain=True)
     elif announce:
         announce(f"warning: serving without a model, every answer is 'allow': {missing}")
-    app = create_app(moderator, policy, feedback_path, token)
+    app = create_app(
+        moderator, policy, feedback_path, token, **({} if body_timeout is None else {"body_timeout": body_timeout})
+    )
     return app, moderator, feedback_path
 
 
@@ -187,6 +198,15 @@ class RedactKey(logging.Filter):
         return True
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -202,6 +222,10 @@ def serve(
     feedback: str | os.PathLike[str] = DEFAULT_FEEDBACK,
     access_log: bool = False,
     announce: Announce = _stderr,
+    header_timeout: float | None = None,
+    body_timeout: float | None = None,
+    max_connections: int | None = None,
+    expect_model: str | None = None,
 ) -> int:
     """Serve the hook until SIGTERM or SIGINT: what ``moderation serve`` runs.
 
@@ -220,6 +244,14 @@ def serve(
         Worker processes; with 1, this process serves.
     access_log : bool
         Log every request (method, path, status; never the text).
+    header_timeout, body_timeout : float, optional
+        Seconds a request may take to send its headers, and its body (default:
+        :data:`~moderation.apps.serve.guard.HEADER_TIMEOUT`, :data:`~moderation.apps.serve.guard.BODY_TIMEOUT`).
+    expect_model : str, optional
+        The sha256 the model's manifest must have (``model.sha256`` of every answer).
+    max_connections : int, optional
+        Open connections per worker (default :data:`~moderation.apps.serve.guard.MAX_CONNECTIONS`);
+        the soft limit on open files is raised to fit.
     announce : callable
         Receives the lines for the operator (default: standard error).
 
@@ -235,10 +267,24 @@ def serve(
     """
     import uvicorn
 
+    from . import guard
     from .workers import bind, run_workers
 
+    header_timeout = guard.HEADER_TIMEOUT if header_timeout is None else header_timeout
+    body_timeout = guard.BODY_TIMEOUT if body_timeout is None else body_timeout
+    max_connections = guard.MAX_CONNECTIONS if max_connections is None else max_connections
+    fds = guard.raise_fd_limit(max_connections + guard.SPARE_FDS)
+    if fds < max_connections + guard.SPARE_FDS:
+        max_connections = max(16, fds - guard.SPARE_FDS)
+        announce(f"warning: {fds} open files allowed (ulimit -n): at most {max_connections} connections per worker")
     app, moderator, feedback_path = build(
-        model_dir=model_dir, config=config, token_file=token_file, feedback=Path(feedback).absolute(), announce=announce
+        model_dir=model_dir,
+        config=config,
+        token_file=token_file,
+        feedback=Path(feedback).absolute(),
+        announce=announce,
+        body_timeout=body_timeout,
+        expect_model=expect_model,
     )
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
@@ -249,8 +295,15 @@ def serve(
         f"{'token required' if token_file else 'no token'}; feedback to {feedback_path}; "
         f"{workers} worker{'s' if workers > 1 else ''})"
     )
+    if not token_file and not _is_loopback(bound_host):
+        announce(
+            f"warning: listening on {shown} without --token-file: anyone who can reach this port can use the hook "
+            "and write to the feedback file"
+        )
     uvicorn_config = uvicorn.Config(
         app,
+        http=guard.guarded_protocol(header_timeout=header_timeout, max_connections=max_connections),
+        timeout_keep_alive=guard.KEEP_ALIVE_TIMEOUT,
         lifespan="off",
         log_level="warning",
         access_log=access_log,
@@ -258,6 +311,8 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
+    for name in ("asyncio", "uvicorn.error", "moderation.serve"):  # a failing accept loop cannot flood the log
+        logging.getLogger(name).addFilter(guard.RateLimit())
     access = logging.getLogger("uvicorn.access")
     access.addFilter(RedactKey())
     if access_log:  # log_level="warning" set this logger to WARNING too, and its lines are INFO
