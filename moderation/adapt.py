@@ -62,6 +62,7 @@ class AdaptResult:
     rates: dict
     off_topic: dict = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -98,6 +99,29 @@ class _ThreadSample:
             t["posts"].append(rec.text)
 
 
+#: From this many comments on, off_topic learns from half of the threads and the thresholds
+#: are set on the other half (below it, everything serves both, and the rates are optimistic).
+MIN_SPLIT_COMMENTS = 2000
+
+
+def _half(key: str) -> int:
+    return int(hashlib.md5(f"adapt-split:{key}".encode()).hexdigest()[:8], 16) % 2
+
+
+def _at_most(threads: dict[str, dict], posts: int) -> dict[str, dict]:
+    """Whole threads, in a fixed pseudo-random order, until about ``posts`` posts: the
+    off-topic refit costs time in proportion to its pairs, and a few thousand threads' worth
+    teach it what this forum's threads look like."""
+    out: dict[str, dict] = {}
+    total = 0
+    for key in sorted(threads, key=lambda k: hashlib.md5(k.encode("utf-8")).hexdigest()):
+        if total >= posts:
+            break
+        out[key] = threads[key]
+        total += len(threads[key]["posts"])
+    return out
+
+
 def _records(paths: list[str], input_format: str, encoding: str | None, warn: Warn | None) -> Iterator[Comment]:
     return titles_first(extract(paths, input_format=input_format, encoding=encoding, warn=warn))
 
@@ -116,6 +140,7 @@ def adapt(
     max_threads: int = 5000,
     posts_per_thread: int = 12,
     sample_size: int = 500_000,
+    max_pairs: int = 12_000,
     jobs: int = 1,
     random_state: int = 0,
 ) -> AdaptResult:
@@ -162,16 +187,25 @@ def adapt(
     if not comments:
         raise ModerationError(f"no comments found in {', '.join(paths)}; nothing to adapt to")
 
+    timings = {"read": time.perf_counter() - start}
     # Re-learn off_topic from the forum's own threads.
     off_topic: dict = {}
     labelled = {label: dict(t) for label, t in moderator.model.thresholds().items()}
-    pairs = thread_pairs(sample.threads, strangers=1.0, n_buckets=4, random_state=random_state)
+    # Thresholds must be set on posts the refitted classifier did not learn from: when the
+    # dumps are large enough, half of the threads (by hash) teach off_topic and the other
+    # half's posts calibrate the thresholds.
+    sampled_posts = sum(len(t["posts"]) for t in sample.threads.values())
+    split = comments >= MIN_SPLIT_COMMENTS and sampled_posts >= MIN_SPLIT_COMMENTS
+    teaching = {k: t for k, t in sample.threads.items() if not split or _half(k) == 0}
+    teaching = _at_most(teaching, max_pairs // 2)
+    pairs = thread_pairs(teaching, strangers=1.0, n_buckets=4, random_state=random_state)
     if "off_topic" in moderator.model.labels_ and len(pairs) and pairs["group"].nunique() >= 2:
         off_topic = refit_label(moderator.model, "off_topic", pairs)
         labelled["off_topic"] = {"hold": off_topic["hold"], "reject": labelled["off_topic"]["reject"]}
     elif warn:
         warn("too few threads with two or more posts to re-learn off_topic; kept the model's")
 
+    timings["off_topic"] = time.perf_counter() - start - timings["read"]
     # Pass 2: score the traffic with the adapted model and set thresholds for the asked rates.
     scorer = Moderator(moderator.model, moderator.manifest)
     scores = ScoreSample(LABELS, capacity=sample_size, random_state=random_state)
@@ -179,6 +213,8 @@ def adapt(
     for row in score_records(
         scorer, extract(paths, input_format=input_format, encoding=encoding), jobs=jobs, with_context=True
     ):
+        if split and row["thread"] in teaching:
+            continue
         chunk.append(row)
         if len(chunk) >= 5000:
             _add_scores(scores, chunk)
@@ -196,6 +232,7 @@ def adapt(
         moderator.model.labels_[label].hold = round(float(th["hold"]), 6)
         moderator.model.labels_[label].reject = th["reject"] if th["reject"] > 1 else round(float(th["reject"]), 6)
     rates = action_rates(sampled, thresholds, has_context)
+    timings["score"] = time.perf_counter() - start - timings["read"] - timings["off_topic"]
 
     adaptation = {
         "from_model": {"version": moderator.manifest.get("version"), "path": str(source)},
@@ -206,11 +243,13 @@ def adapt(
         "asked": {"max_hold_rate": max_hold_rate, "max_reject_rate": max_reject_rate},
         "measured": {k: round(v, 4) for k, v in rates.items()},
         "scores_sampled": len(has_context),
+        "thresholds_set_on": "threads off_topic did not learn from" if split else "all threads",
         "thresholds": {label: {k: threshold_to_json(v) for k, v in th.items()} for label, th in thresholds.items()},
     }
     training = {**moderator.manifest.get("training_data", {}), "adapted": adaptation}
     manifest = save_model(moderator.model, out, training=training)
-    return AdaptResult(manifest, comments, len(sample.threads), rates, off_topic, time.perf_counter() - start)
+    timings = {k: round(v, 1) for k, v in timings.items()}
+    return AdaptResult(manifest, comments, len(sample.threads), rates, off_topic, time.perf_counter() - start, timings)
 
 
 def _add_scores(sample: ScoreSample, rows: list[dict]) -> None:

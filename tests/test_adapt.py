@@ -18,7 +18,7 @@ KO = ROOT.parent / "shared" / "data" / "ko-hate-speech" / "train.csv"
 
 
 def _bucket(title: str) -> int:
-    return int(hashlib.md5(title.encode("utf-8")).hexdigest()[:8], 16) % 2
+    return int(hashlib.sha1(title.encode("utf-8")).hexdigest()[:8], 16) % 2
 
 
 def test_adapt_writes_a_model_that_records_what_it_saw(tmp_path):

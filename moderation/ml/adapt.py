@@ -179,7 +179,9 @@ def rate_thresholds(
     return _solve(hold_rate, with_hold, lambda th: action_rates(scores, th, has_context)["hold"])
 
 
-def refit_label(model, label: str, pairs: pd.DataFrame, *, n_splits: int = 4, max_own_flagged: float = 0.05) -> dict:
+def refit_label(
+    model, label: str, pairs: pd.DataFrame, *, n_splits: int = 3, max_own_flagged: float = 0.05, C: float = 1.0
+) -> dict:
     """Re-learn ``label``'s classifier of ``model`` from ``pairs`` (``text``, ``context``, the
     label's 0/1 column and ``group``), in place; returns its new hold threshold and metrics.
 
@@ -188,18 +190,25 @@ def refit_label(model, label: str, pairs: pd.DataFrame, *, n_splits: int = 4, ma
     threshold that flags at most ``max_own_flagged`` of the on-topic rows.
     """
     lm = model.labels_[label]
+    # A moderate C, solved in the primal: the pairs are not separable (the same post is on
+    # topic in its thread and off topic in another), where liblinear's dual needs many passes.
+    base = clone(lm.classifier)
+    if "C" in base.get_params():
+        base.set_params(C=C)
+    if "dual" in base.get_params() and base.get_params().get("solver") == "liblinear":
+        base.set_params(dual=False)
     features = model.label_features(label, pairs) if hasattr(model, "label_features") else model.features(pairs)
     y = pairs[label].to_numpy().astype(int)
     groups = pairs["group"].to_numpy()
     decision = np.zeros(len(y))
     splits = min(n_splits, len(np.unique(groups)))
     for train, test in GroupKFold(splits).split(features, y, groups):
-        decision[test] = clone(lm.classifier).fit(features[train], y[train]).decision_function(features[test])
+        decision[test] = clone(base).fit(features[train], y[train]).decision_function(features[test])
     a, b = platt(decision, y)
     oof = 1.0 / (1.0 + np.exp(-(a * decision + b)))
     own = np.sort(oof[y == 0])
     hold = float(own[int(np.ceil((1 - max_own_flagged) * len(own))) - 1]) + 1e-6 if len(own) else 0.5
-    lm.classifier = clone(lm.classifier).fit(features, y)
+    lm.classifier = clone(base).fit(features, y)
     lm.calibration = (a, b)
     from .calibration import ranking_metrics
 

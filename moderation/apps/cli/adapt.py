@@ -9,6 +9,7 @@ import click
 from ...core import ModerationError
 from ...io import INPUT_FORMATS
 from .common import warn
+from .score import default_jobs
 
 
 @click.command("adapt")
@@ -59,6 +60,7 @@ def adapt_cmd(dumps, model_dir, out, max_hold_rate, max_reject_rate, input_forma
                 encoding=encoding,
                 warn=warn,
                 progress=progress.advance,
+                jobs=default_jobs(),
             )
     except ModerationError as exc:
         raise click.ClickException(str(exc)) from None
