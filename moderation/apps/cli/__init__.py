@@ -19,6 +19,7 @@ import click
 from ... import __version__
 from ...core import ModerationError
 from ...display import displayable
+from .adapt import adapt_cmd
 from .extract import extract_cmd
 from .label import label_cmd
 from .labels import labels_group
@@ -39,7 +40,7 @@ def cli():
     """
 
 
-for command in (extract_cmd, train_cmd, eval_cmd, score_cmd, serve_cmd, label_cmd, labels_group):
+for command in (extract_cmd, train_cmd, eval_cmd, score_cmd, adapt_cmd, serve_cmd, label_cmd, labels_group):
     cli.add_command(command)
 
 
