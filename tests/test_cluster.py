@@ -242,6 +242,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(client, tmp_path):
     killer.join()
     assert killed and killed["done_before"] is False  # killed while the job ran
     assert result.rows == 1200
+    assert sorted(p.name for p in out.iterdir()) == sorted([*result.files, SUCCESS])  # no half-written file left
     rows = read_output(out).to_dict("records")
     assert len(rows) == 1200
     assert {r["id"] for r in rows} == {f"c{k}-{i:05d}" for k in range(4) for i in range(300)}

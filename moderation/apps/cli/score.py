@@ -71,7 +71,7 @@ def default_jobs() -> int:
     "--partition-size",
     type=click.IntRange(1),
     default=None,
-    help="With --cluster: comments per partition (default 20,000; a thread dump is never split).",
+    help="With --cluster: comments per partition (default 10,000; a thread dump is never split).",
 )
 @click.option(
     "--retries",
