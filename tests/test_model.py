@@ -300,6 +300,10 @@ def test_default_model_on_the_seed_thread():
             assert row["text"][r["span"][0] : r["span"][1]] == r["excerpt"]
     articles = [r for r in rows if r["kind"] == "article"]
     assert len(articles) == 3 and all(a["action"] == "allow" for a in articles)
+    korean = next(r for t, r in by_text.items() if "그건 너의 생각일뿐이다" in t)
+    assert korean["action"] != "reject"  # a reply on the thread's topic, in Korean: held at most
+    # precision first: on the seed thread only the slurs may be refused outright
+    assert all("slur" in r["labels"] for r in rows if r["action"] == "reject")
 
 
 def _word_class(ch: str) -> str:

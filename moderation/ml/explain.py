@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: A unit (and a merged phrase) is shown when it weighs at least this share of the heaviest one.
 MIN_SHARE = 0.25
+#: An off-topic post without words to show is its own reason, up to this many characters.
+OFF_TOPIC_SPAN = 200
 
 
 def block_widths(model: ModerationModel) -> dict[str, int]:
@@ -209,4 +211,10 @@ def explain(
                 continue
             reasons.append(Reason(label, (a, b), text[a:b], weight, "model"))
             n += 1
+    if not reasons and label == "off_topic" and text.strip():
+        # Off-topic is the post as a whole against its thread (relevance has no single words to
+        # show): the reason is the post, up to OFF_TOPIC_SPAN characters of it.
+        a = len(text) - len(text.lstrip())
+        b = min(len(text.rstrip()), a + OFF_TOPIC_SPAN)
+        reasons.append(Reason(label, (a, b), text[a:b], 1.0, "model"))
     return reasons
