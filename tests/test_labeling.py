@@ -318,7 +318,7 @@ def test_session_refuses_an_unknown_order_and_uncertain_without_a_model(seed_ite
 def test_label_keys_are_the_labels_and_escape_sequences_are_not_keys():
     assert tuple(LABEL_KEYS.values()) == LABELS and all(len(k) == 1 for k in LABEL_KEYS)
     assert keys_of(b"s\x1b[Dd\x1b[1;5C\x1bOd\r") == ["s", "d", "\r"]
-    assert keys_of(b"x\x1b") == ["x"]
+    assert keys_of(b"x\x1b") == ["x", "\x1b"]  # Esc on its own is a key (it closes the note)
 
 
 # --------------------------------------------------------------------------- the screen, without a terminal
@@ -364,15 +364,71 @@ def test_screen_shows_reply_text_title_toggles_help_and_highlights_lexicon_hits(
     assert "All 2 comments are labeled by m1 (2 this session)." in done and "u undo the last label · q quit" in done
 
 
-def test_a_long_comment_is_cut_to_the_terminal_and_the_toggles_stay_on_screen(tmp_path):
+def body_of(screen: str) -> str:
+    """The text inside the comment panel of a plain screen (no newlines in the comments used)."""
+    inside = [line for line in screen.splitlines() if line.startswith("│")]
+    return "".join(line[1:-1].strip() for line in inside)
+
+
+def test_a_3000_character_comment_is_read_whole_at_80x24_and_cannot_be_saved_unread(tmp_path):
     from moderation.apps.labeling.items import Item
     from moderation.core import Comment
 
-    text = "\n".join(f"行{i}" for i in range(100))
-    session = Session([Item(Comment("t", "t-1", 1, "comment", text), "題", None, "")], tmp_path / "l.jsonl", "m1")
-    screen = ANSI.sub("", Screen().render(session.view(), 80, 24))
-    assert len(screen.splitlines()) <= 24 and "more characters not shown" in screen
-    assert "Enter saves: clean" in screen and "labeled 0 of 1" in screen
+    text = "".join(f"長い書き込み{i:04d}だ。" for i in range(250))[:3000]
+    labels = tmp_path / "l.jsonl"
+    session = Session([Item(Comment("t", "t-1", 1, "comment", text), "題", None, "")], labels, "m1")
+    screen = Screen()
+    seen, n = [], 0
+    while True:  # as the terminal loop does: lay out, tell the session, draw
+        window = screen.window(session.view(), 80, 24)
+        session.set_shown(window[1], window[2])
+        shown = ANSI.sub("", screen.render(session.view(), 80, 24))
+        assert len(shown.splitlines()) <= 23 and "Enter saves: clean" in shown and "labeled 0 of 1" in shown
+        seen.append(body_of(shown))
+        if not session.unseen_chars:
+            break
+        assert "% shown · space next" in shown
+        session.press("\r")  # refused: part of the comment not shown yet (and its status changes the layout)
+        assert not labels.exists() and "NOT SAVED" in session.status and "not shown yet" in session.status
+        session.press(" ")
+        n += 1
+    assert n > 3
+    assert "".join(seen) == text  # every character, once, in order
+    session.press("k")  # back a page and forth again: still all seen
+    session.press("\r")
+    assert labels.exists() and session.current is None
+
+
+def test_too_small_help_context_and_note_screens(tmp_path):
+    from moderation.apps.labeling.items import Item
+    from moderation.core import Comment
+
+    item = Item(Comment("t", "t-1", 2, "comment", "それな"), "題", None, "記事の本文\n最初の書き込み")
+    labels = tmp_path / "l.jsonl"
+    session = Session([item], labels, "m1")
+    tiny = ANSI.sub("", Screen().render(session.view(), 40, 12))
+    assert "terminal too small (40×12)" in tiny and len(tiny.splitlines()) <= 11
+    session.press("?")
+    help_screen = ANSI.sub("", Screen().render(session.view(), 80, 24))
+    assert help_screen.startswith("moderation label") and "show or hide this help" in help_screen
+    assert len(help_screen.splitlines()) <= 23
+    session.press("?")
+    session.press("c")
+    context = ANSI.sub("", Screen().render(session.view(), 80, 24))
+    assert "thread context" in context and "記事の本文" in context and "それな" not in context
+    session.press("c")
+    for key in "/理由:ｓ語\x7fです\r":
+        session.press(key)
+    assert session.view().note == "理由:ｓです" and "note    理由:ｓです" in ANSI.sub(
+        "", Screen().render(session.view(), 80)
+    )
+    session.press("ｓ")  # a full-width key acts as its ASCII key, with a hint
+    assert session.view().toggles == {"slur"} and "input method" in session.status
+    session.press("で")
+    assert session.view().toggles == {"slur", "delete"}
+    session.press("\r")
+    assert lines_of(labels)[0]["note"] == "理由:ｓです"
+    assert export_rows(read_label_files([labels]))[0]["notes"] == ["m1: 理由:ｓです"]
 
 
 # --------------------------------------------------------------------------- smoke tests in a pseudo-terminal
@@ -540,6 +596,67 @@ def test_pty_background_worker_fills_in_spans_and_reranks(tmp_path):
     tool.quit()
     saved = lines_of(labels)
     assert len({e["id"] for e in saved}) == len(saved) == SEED_COMMENTS
+
+
+def test_pty_a_3000_character_comment_is_paged_at_80x24_and_a_key_typed_at_start_up_is_kept(tmp_path):
+    comments = tmp_path / "long.jsonl"
+    long_text = "".join(f"長い書き込み{i:04d}だ。" for i in range(250))[:3000]
+    rows = [
+        {"id": "long", "thread": "t", "no": 1, "text": long_text},
+        {"id": "short", "thread": "t", "no": 2, "text": "それな"},
+    ]
+    comments.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels = tmp_path / "l.jsonl"
+    child = pexpect.spawn(
+        str(EXE),
+        ["label", str(comments), "--labels", str(labels), "--annotator", "m1"],
+        cwd=str(ROOT),
+        dimensions=(24, 80),
+        encoding="utf-8",
+        timeout=30,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    child.delaybeforesend = None
+    child.send("n")  # typed while the tool starts: kept, and refused (the comment was not all shown)
+    screens = []
+    while True:
+        child.expect_exact(FRAME_END)
+        screens.append(ANSI.sub("", child.before.rsplit("\x1b[2J", 1)[-1]))
+        if "NOT SAVED" in screens[-1]:
+            break
+    first = screens[-1]
+    assert len(first.splitlines()) <= 23 and "more characters of this comment not shown yet" in first
+    seen = [body_of(first)]
+    screen = first
+    while "100% shown" not in screen:
+        assert "% shown" in screen
+        child.send(" ")
+        child.expect_exact(FRAME_END)
+        screen = ANSI.sub("", child.before.rsplit("\x1b[2J", 1)[-1])
+        seen.append(body_of(screen))
+    assert "".join(seen) == long_text and not labels.exists()
+    child.send("s")
+    child.expect_exact(FRAME_END)
+    child.send("\r")
+    child.expect_exact(FRAME_END)
+    assert "それな" in child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert [(e["id"], e["labels"]["slur"]) for e in lines_of(labels)] == [("long", 1)]
+    # --review, from the label file alone: the label comes back with its toggles; changed, it is appended.
+    review = label_tool(labels, "--review", "--only", "slur", inputs=())
+    screen = review.screen()
+    assert shown_id(screen) == "long" and toggled(screen) == {"slur"} and "moderation label --review" in screen
+    review.press("s")
+    review.press("/")
+    for key in "ok":
+        review.press(key)
+    assert "note kept" in review.press("\r")
+    assert "saved long: clean (with a note)" in review.press("\r")  # 60 lines of 220: it fits whole
+    review.quit()
+    changed = lines_of(labels)[-1]
+    assert len(lines_of(labels)) == 2 and changed["labels"]["slur"] == 0 and changed["note"] == "ok"
 
 
 # --------------------------------------------------------------------------- the other commands, run at once
@@ -773,4 +890,7 @@ def test_export_resolves_latest_then_majority_with_blanks_for_unknown(runs):
         "thread_title": None,
         "thread_text": None,
         "source": "test",
+        "adjudicated": False,
+        "unresolved": [],
+        "notes": [],
     }

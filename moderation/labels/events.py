@@ -5,9 +5,13 @@ A label file is JSON Lines, one event per line, appended and never rewritten::
     {"id", "thread", "text", "labels": {"slur": 0|1, "off_topic": 0|1, "delete": 0|1},
      "annotator", "at", "source"}                       # a label
     {"id", "annotator", "at", "undo": true}            # takes back that annotator's last label
+    {"id", "text", "labels", "annotator", "at", "adjudication": true}   # a final decision
+    {"id", "annotator", "at", "undo": true, "adjudication": true}      # takes it back
 
-A comment's label is resolved from each annotator's latest (not undone) event, then by
-majority across annotators (a tie counts as positive: a moderator would look at it).
+A label or adjudication event may carry a ``note`` (why). A comment's label is resolved from
+its latest (not undone) adjudication if it has one; else from each annotator's latest (not
+undone) label, then by majority across annotators. A tie that no adjudication settled is left
+unresolved (unknown, and listed in ``ties``), never silently counted as positive.
 
 Importing this module is cheap (no pandas, no scikit-learn), so the commands that only
 read or append label files start fast.
@@ -377,6 +381,8 @@ def latest_by_annotator(events: Iterable[dict]) -> dict[tuple[str, str], dict]:
     """
     stacks: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for event in events:
+        if event.get("adjudication"):
+            continue  # a final decision is not one more annotator's vote
         key = (str(event["id"]), str(event.get("annotator") or "unknown"))
         if event.get("undo"):
             if stacks[key]:
@@ -386,8 +392,33 @@ def latest_by_annotator(events: Iterable[dict]) -> dict[tuple[str, str], dict]:
     return {key: stack[-1] for key, stack in stacks.items() if stack}
 
 
+def latest_adjudications(events: Iterable[dict]) -> dict[str, dict]:
+    """Each comment's standing adjudication event (adjudication undo events applied).
+
+    Examples
+    --------
+    >>> ev = [{"id": "a", "annotator": "lead", "labels": {"slur": 1}, "adjudication": True},
+    ...       {"id": "b", "annotator": "lead", "labels": {"slur": 0}, "adjudication": True},
+    ...       {"id": "b", "annotator": "lead", "undo": True, "adjudication": True}]
+    >>> {k: e["labels"] for k, e in latest_adjudications(ev).items()}
+    {'a': {'slur': 1}}
+    """
+    stacks: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        if not event.get("adjudication"):
+            continue
+        cid = str(event["id"])
+        if event.get("undo"):
+            if stacks[cid]:
+                stacks[cid].pop()
+        else:
+            stacks[cid].append(event)
+    return {cid: stack[-1] for cid, stack in stacks.items() if stack}
+
+
 def resolve(events: Iterable[dict]) -> list[dict]:
-    """One row per comment: each annotator's latest label, then the majority per label.
+    """One row per comment: its adjudication if it has one, else each annotator's latest label
+    and the majority per label (a tie is left unresolved).
 
     Parameters
     ----------
@@ -397,36 +428,55 @@ def resolve(events: Iterable[dict]) -> list[dict]:
     -------
     list of dict
         With ``id``, ``thread``, ``text``, ``thread_title``, ``thread_text``, ``labels``
-        (label → 0/1, only labels someone gave), ``annotators`` and ``source``; in the order
-        the comments first appear.
+        (label → 0/1, only labels decided), ``annotators``, ``source``, ``adjudicated`` (the
+        labels are an adjudicator's), ``ties`` (labels the annotators split on evenly and no
+        adjudication settled: unknown) and ``notes`` (``"annotator: note"``); in the order the
+        comments first appear.
 
     Examples
     --------
-    >>> ev = [{"id": "a", "annotator": "m1", "labels": {"slur": 1}},
+    >>> ev = [{"id": "a", "annotator": "m1", "labels": {"slur": 1}, "note": "蔑称"},
     ...       {"id": "a", "annotator": "m2", "labels": {"slur": 0}}]
     >>> row = resolve(ev)[0]
-    >>> row["labels"], row["annotators"]                 # a tie counts as positive
-    ({'slur': 1}, ['m1', 'm2'])
+    >>> row["labels"], row["ties"], row["annotators"], row["notes"]      # a tie is not a positive
+    ({}, ['slur'], ['m1', 'm2'], ['m1: 蔑称'])
+    >>> ev.append({"id": "a", "annotator": "lead", "labels": {"slur": 1}, "adjudication": True})
+    >>> row = resolve(ev)[0]
+    >>> row["labels"], row["ties"], row["adjudicated"]
+    ({'slur': 1}, [], True)
     """
+    events = list(events)
     by_id: dict[str, list[dict]] = defaultdict(list)
     order: list[str] = []
     for (cid, _annotator), event in latest_by_annotator(events).items():
         if cid not in by_id:
             order.append(cid)
         by_id[cid].append(event)
+    adjudications = latest_adjudications(events)
+    order.extend(cid for cid in adjudications if cid not in by_id)
     rows = []
     for cid in order:
-        evs = by_id[cid]
-        labels = {}
+        evs = by_id.get(cid, [])
+        final = adjudications.get(cid)
+        labels: dict[str, int] = {}
+        ties: list[str] = []
         for label in LABELS:
+            if final is not None and isinstance(final.get("labels"), dict) and final["labels"].get(label) in (0, 1):
+                labels[label] = int(final["labels"][label])
+                continue
             votes = [
                 int(e["labels"][label])
                 for e in evs
                 if isinstance(e.get("labels"), dict) and e["labels"].get(label) in (0, 1)
             ]
-            if votes:
-                labels[label] = 1 if sum(votes) * 2 >= len(votes) else 0
-        first = evs[-1]
+            if votes and sum(votes) * 2 == len(votes):
+                ties.append(label)
+            elif votes:
+                labels[label] = 1 if sum(votes) * 2 > len(votes) else 0
+        first = evs[-1] if evs else final or {}
+        notes = [f"{e.get('annotator')}: {e['note']}" for e in evs if e.get("note")]
+        if final is not None and final.get("note"):
+            notes.append(f"{final.get('annotator')} (adjudication): {final['note']}")
         rows.append(
             {
                 "id": cid,
@@ -437,6 +487,9 @@ def resolve(events: Iterable[dict]) -> list[dict]:
                 "labels": labels,
                 "annotators": sorted({str(e.get("annotator")) for e in evs}),
                 "source": first.get("source"),
+                "adjudicated": final is not None,
+                "ties": ties,
+                "notes": notes,
             }
         )
     return rows
@@ -507,15 +560,19 @@ def label_event(
     return event
 
 
-def undo_event(comment_id: str, *, annotator: str, at: str | None = None) -> dict:
-    """An event that takes back ``annotator``'s latest label of a comment.
+def undo_event(comment_id: str, *, annotator: str, at: str | None = None, adjudication: bool = False) -> dict:
+    """An event that takes back ``annotator``'s latest label of a comment (or, with
+    ``adjudication``, the comment's latest adjudication).
 
     Examples
     --------
     >>> undo_event("c1", annotator="m1", at="2026-01-01T00:00:00Z")
     {'id': 'c1', 'annotator': 'm1', 'at': '2026-01-01T00:00:00Z', 'undo': True}
     """
-    return {"id": str(comment_id), "annotator": annotator, "at": at or now(), "undo": True}
+    event = {"id": str(comment_id), "annotator": annotator, "at": at or now(), "undo": True}
+    if adjudication:
+        event["adjudication"] = True
+    return event
 
 
 #: Characters JSON keeps raw inside strings that :meth:`str.splitlines` (and some editors) take

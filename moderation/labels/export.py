@@ -27,14 +27,18 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "thread_title",
     "thread_text",
     "source",
+    "adjudicated",
+    "unresolved",
+    "notes",
 )
 #: The formats :func:`write_export` writes.
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 
 
 def export_rows(events: Iterable[dict]) -> list[dict]:
-    """One row per comment, labels resolved by :func:`moderation.labels.events.resolve` (each
-    annotator's latest label, then the majority; a tie counts as positive).
+    """One row per comment, labels resolved by :func:`moderation.labels.events.resolve`: its
+    adjudication first, else each annotator's latest label and the majority; a tie no
+    adjudication settled is left blank (unknown) and named in ``unresolved``.
 
     Parameters
     ----------
@@ -43,8 +47,9 @@ def export_rows(events: Iterable[dict]) -> list[dict]:
     Returns
     -------
     list of dict
-        With the keys of :data:`EXPORT_COLUMNS`. A label that no annotator gave is None (a
-        blank cell: unknown, not 0).
+        With the keys of :data:`EXPORT_COLUMNS`. A label that no annotator gave, or that
+        annotators tied on, is None (a blank cell: unknown, not 0). ``adjudicated`` says the
+        labels are an adjudicator's, ``unresolved`` lists the tied labels, ``notes`` the notes.
 
     Examples
     --------
@@ -64,12 +69,16 @@ def export_rows(events: Iterable[dict]) -> list[dict]:
         row["thread_title"] = r.get("thread_title")
         row["thread_text"] = r.get("thread_text")
         row["source"] = r.get("source")
+        row["adjudicated"] = r["adjudicated"]
+        row["unresolved"] = r["ties"]
+        row["notes"] = r["notes"]
         rows.append(row)
     return rows
 
 
 def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl", *, for_spreadsheet: bool = False) -> int:
-    """Write exported rows as JSON Lines or CSV (annotators joined with ``;`` in CSV).
+    """Write exported rows as JSON Lines or CSV (annotators and unresolved labels joined with
+    ``;``, notes with `` | `` in CSV).
 
     Parameters
     ----------
@@ -98,13 +107,21 @@ def write_export(rows: Iterable[dict], fh: IO[str], fmt: str = "jsonl", *, for_s
     >>> write_export([{"id": "a", "text": "x", "slur": 1, "annotators": ["m1", "m2"]}], out, "csv")
     1
     >>> out.getvalue().splitlines()[1]
-    'a,,x,1,,,m1;m2,,,'
+    'a,,x,1,,,m1;m2,,,,,,'
     """
     if fmt == "jsonl":
         return write_jsonl(rows, fh)
     if fmt == "csv":
         return write_csv(
-            ({**row, "annotators": ";".join(row["annotators"])} for row in rows),
+            (
+                {
+                    **row,
+                    "annotators": ";".join(row["annotators"]),
+                    "unresolved": ";".join(row.get("unresolved") or ()),
+                    "notes": " | ".join(row.get("notes") or ()),
+                }
+                for row in rows
+            ),
             fh,
             columns=list(EXPORT_COLUMNS),
             for_spreadsheet=for_spreadsheet,

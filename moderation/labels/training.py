@@ -284,6 +284,52 @@ def load_training_data(paths: Iterable[str | os.PathLike], *, warn: Warn | None 
             entry["dataset"] = frame.attrs["dataset"]
         files.append(entry)
         frames.append(frame)
-    data = pd.concat(frames, ignore_index=True)
-    summary = {"files": files, "rows": len(data), "sha256": digest.hexdigest(), "labels": _label_counts(data)}
+    data, duplicates = merge_duplicate_ids(pd.concat(frames, ignore_index=True))
+    if duplicates["merged"] and warn:
+        warn(
+            f"{duplicates['merged']:,} rows repeat a comment id of another row (the same comment in several files): "
+            f"merged; {duplicates['tied']:,} labels they split on evenly are left unknown"
+        )
+    summary = {
+        "files": files,
+        "rows": len(data),
+        "sha256": digest.hexdigest(),
+        "labels": _label_counts(data),
+        "duplicates": duplicates,
+    }
     return data, summary
+
+
+def merge_duplicate_ids(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One row per comment id: rows sharing an id (a label file and its export, say) become
+    one, at the first one's place; per label the known values are resolved like a label file's
+    annotators (:func:`moderation.labels.events.resolve`): the majority, a tie left unknown.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": ["a", "b", "a"], "text": ["x", "y", "x"], "slur": [1.0, 0.0, 0.0],
+    ...                   "off_topic": [1.0, math.nan, math.nan], "delete": [math.nan] * 3})
+    >>> merged, info = merge_duplicate_ids(f)
+    >>> merged[["id", "slur", "off_topic"]].values.tolist(), info
+    ([['a', nan, 1.0], ['b', 0.0, nan]], {'merged': 1, 'tied': 1})
+    """
+    if frame.empty or "id" not in frame.columns:
+        return frame, {"merged": 0, "tied": 0}
+    ids = frame["id"].where(frame["id"].notna() & (frame["id"].astype(str) != ""))
+    dup = ids.notna() & ids.duplicated(keep=False)
+    if not dup.any():
+        return frame, {"merged": 0, "tied": 0}
+    tied = 0
+    drop = []
+    frame = frame.copy()
+    for _cid, group in frame[dup].groupby(ids[dup], sort=False):
+        first = group.index[0]
+        for label in [c for c in LABELS if c in frame.columns]:
+            votes = group[label].dropna()
+            if votes.empty:
+                continue
+            positive, n = float(votes.sum()), len(votes)
+            tied += positive * 2 == n
+            frame.at[first, label] = math.nan if positive * 2 == n else float(positive * 2 > n)
+        drop.extend(group.index[1:])
+    return frame.drop(index=drop).reset_index(drop=True), {"merged": len(drop), "tied": tied}

@@ -108,8 +108,8 @@ def _read(files: tuple[str, ...]) -> list[dict]:
 
 @click.group("labels")
 def labels_group():
-    """Label files written by `moderation label`: agreement statistics, and export to a
-    training table.
+    """Label files written by `moderation label`: agreement statistics, adjudication of
+    disagreements, and export to a training table.
 
     Example:
 
@@ -176,9 +176,11 @@ def stats_cmd(files, fmt, max_disagreements):
 def export_cmd(files, fmt, out, for_spreadsheet):
     """One row per comment with its labels resolved, ready for `moderation train`.
 
-    Each annotator's latest label counts (undo applied), then the majority (a tie counts as
-    positive). The columns are id, thread, text, slur, off_topic, delete, annotators,
-    thread_title, thread_text and source. A label nobody gave is blank (unknown).
+    A comment's adjudication (`labels adjudicate`) counts first; else each annotator's latest
+    label (undo applied), then the majority. A tie nobody adjudicated is left blank (unknown)
+    and named in the unresolved column. The columns are id, thread, text, slur, off_topic,
+    delete, annotators, thread_title, thread_text, source, adjudicated, unresolved and notes.
+    A label nobody gave is blank (unknown).
 
     A CSV is made for spreadsheets by default: a comment that starts with =, +, -, @, a tab
     or a carriage return gets a leading ' so it cannot run as a formula. Use --exact (or
@@ -207,3 +209,80 @@ def export_cmd(files, fmt, out, for_spreadsheet):
                 "(use --exact for a byte-exact CSV)",
                 err=True,
             )
+
+
+@labels_group.command("adjudicate")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--labels",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Label file the decisions are appended to (default: the first FILE).",
+)
+@click.option("--annotator", default=None, help="Your name (default: $MODERATION_ANNOTATOR, else your login name).")
+@click.option("--all", "again", is_flag=True, help="Also the disagreements that were adjudicated already.")
+@click.option("--web", is_flag=True, help="Serve it as a local web page on 127.0.0.1 instead of the terminal.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="With --web: the port.")
+def adjudicate_cmd(files, out, annotator, again, web, port):
+    """Decide the comments annotators disagree on, one keystroke each.
+
+    Each disagreement is shown with every annotator's labels and notes; toggle the final
+    labels (s/o/d), write a note (/) and press Enter: the decision is appended as an
+    adjudication event, which `labels export` and `train` take before any majority. u undoes
+    the last decision. Same keys and screen as `moderation label`.
+
+    Example:
+
+        moderation labels adjudicate labels/team.jsonl
+    """
+    from ...labels.agreement import label_stats
+    from ...labels.events import check_label_file
+    from ..labeling.items import items_from_events
+    from ..labeling.session import Session
+    from ..labeling.terminal import TerminalError, hold_keys, release_keys, run_terminal
+    from .label import _serve_web, default_annotator
+
+    out = out or files[0]
+    annotator = (annotator if annotator is not None else default_annotator()).strip()
+    if not annotator or any(not ch.isprintable() for ch in annotator):
+        raise click.ClickException("--annotator must be a non-empty printable name")
+    try:
+        check_label_file(out)
+    except LabelFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not web and not sys.stdin.isatty():
+        raise click.ClickException("moderation labels adjudicate is interactive and needs a terminal (or --web)")
+
+    def read_all() -> list[dict]:
+        from pathlib import Path
+
+        paths = list(files) + ([out] if out not in files and Path(out).exists() else [])
+        return _read(tuple(paths))
+
+    events = read_all()
+    wanted = {d["id"] for d in label_stats(events)["disagreements"]}
+    if not again:
+        from ...labels.events import latest_adjudications
+
+        wanted -= set(latest_adjudications(events))
+    items = [i for i in items_from_events(events) if i.id in wanted]
+    if not items:
+        click.echo("no disagreements to adjudicate" + ("" if again else " (--all shows the decided ones too)"))
+        return
+
+    def make_session(name: str) -> Session:
+        return Session(items, out, name, events=read_all(), mode="adjudicate")
+
+    if web:
+        _serve_web(make_session, port)
+        return
+    held = hold_keys()
+    try:
+        session = make_session(annotator)
+        run_terminal(session, restore=held)
+    except TerminalError as exc:
+        raise click.ClickException(f"moderation labels adjudicate needs a terminal: {exc}") from None
+    finally:
+        release_keys(held)
+    click.echo(f"decided {session.saved_this_session} of {len(items)} disagreements; {len(session.queue)} left")

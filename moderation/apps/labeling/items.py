@@ -146,3 +146,50 @@ def collect_items(records: Iterable[Comment]) -> list[Item]:
             )
         contexts.add(rec)
     return items
+
+
+def items_from_events(events: Iterable[dict]) -> list[Item]:
+    """Items for the comments of label events (for review and adjudication without the
+    inputs): the text, thread title and thread text the labeling tool stored with each label.
+
+    Parameters
+    ----------
+    events : iterable of dict
+        Label-file events; the latest label event of each comment id gives its item.
+
+    Returns
+    -------
+    list of Item
+        In the order the comments first appear.
+
+    Examples
+    --------
+    >>> ev = [{"id": "a", "thread": "t", "text": "それな", "labels": {}, "thread_title": "題", "thread_text": "記事"}]
+    >>> [(i.id, i.title, i.thread_text, i.context) for i in items_from_events(ev)]
+    [('a', '題', '記事', '題\\n記事')]
+    """
+    from ...context import build_context
+
+    events = list(events)
+    latest: dict[str, dict] = {}
+    for event in events:
+        if "labels" in event and not event.get("undo") and event.get("text") is not None:
+            latest.pop(str(event["id"]), None)
+            latest[str(event["id"])] = event
+    first: dict[str, int] = {}
+    for n, event in enumerate(events):
+        first.setdefault(str(event.get("id")), n)
+    items = []
+    for cid, event in sorted(latest.items(), key=lambda kv: first.get(kv[0], 0)):
+        title = event.get("thread_title") if isinstance(event.get("thread_title"), str) else None
+        thread_text = str(event["thread_text"]) if isinstance(event.get("thread_text"), str) else ""
+        rec = Comment(
+            str(event.get("thread") or ""),
+            cid,
+            None,
+            "comment",
+            str(event["text"]),
+            source=str(event.get("source") or ""),
+        )
+        items.append(Item(rec, title, None, thread_text, [], build_context(title, thread_text).text))
+    return items

@@ -26,10 +26,12 @@ from typing import Any
 from ...core import step
 from ...display import display_map, displayable
 from ...labels.events import labels_text
-from .session import LABEL_KEYS, CommentView, ScoresView, View
+from .session import LABEL_KEYS, ScoresView, View
 
-#: Longer comments are cut on screen (the label covers the whole text).
-MAX_SHOWN_CHARS = 2000
+#: Below this width, or with fewer lines than this for the comment, a "terminal too small"
+#: screen is drawn instead.
+MIN_WIDTH = 40
+MIN_BODY_LINES = 3
 #: The post a comment replies to is shown up to this many characters.
 REPLY_EXCERPT = 240
 #: The help shown with ``?``: key, what it does.
@@ -43,6 +45,9 @@ HELP: tuple[tuple[str, str], ...] = (
     ("Enter", "save the toggled labels (nothing toggled = clean) and go on"),
     ("n", "save as clean and go on"),
     ("x", "skip: save nothing; it comes back in your next session"),
+    ("space / k", "next / previous page of a long comment (all of it must be shown before saving)"),
+    ("c", "show the thread context: the article and earlier posts (c again: back)"),
+    ("/", "write a note for this label (Enter keeps it, Esc drops it); saved and exported with it"),
     ("u", "undo your last saved label: that comment comes back"),
     ("?", "show or hide this help"),
     ("q", "quit (toggles not saved are dropped)"),
@@ -74,13 +79,53 @@ class Screen:
         width : int
             Columns.
         height : int, optional
-            Lines: a comment too long for them is cut (with a note) so the title, toggles and
-            progress stay on screen.
+            Lines: a comment (or the thread context) too long for them is shown a page at a
+            time (:meth:`layout`), so the title, toggles and progress stay on screen; below
+            the minimum size a "terminal too small" screen is drawn instead.
 
         Returns
         -------
         str
         """
+        window = self.window(view, width, height)
+        if window is None:
+            return self._too_small(view, width, height or 0)
+        return self._draw(view, width, window)
+
+    def window(self, view: View, width: int, height: int | None = None) -> tuple[int, int, int] | None:
+        """What the body (the comment, or with ``c`` the thread context) shows at this size,
+        from ``view.top``: ``(start, end, total)`` offsets into its displayable text (whole
+        display lines; ``end`` is where the next page starts). None when the terminal is too
+        small. A front end tells the session with
+        :meth:`~moderation.apps.labeling.session.Session.set_shown`.
+
+        Examples
+        --------
+        >>> from moderation.core import Comment
+        >>> from moderation.apps.labeling.session import Session
+        >>> from moderation.apps.labeling.items import Item
+        >>> long = "\\n".join(f"行{i}" for i in range(60))
+        >>> view = Session([Item(Comment("t", "t-1", 1, "comment", long), "題", None, "")], "l.jsonl", "m1").view()
+        >>> Screen().window(view, 80, 24)[1:], Screen().window(view, 80)
+        ((46, 229), (0, 229, 229))
+        """
+        self._console_for(width)
+        if view.comment is None or view.help:
+            return (0, 0, 0)
+        text = _body(view).text
+        lines = _wrap(text, max(10, width - 4))
+        if height is None:
+            return (0, len(text), len(text))
+        fixed = self._draw(view, width, (0, 0, len(text))).count("\n") - 1  # the screen without the body
+        room = height - 1 - fixed
+        if width < MIN_WIDTH or room < MIN_BODY_LINES:
+            return None
+        first = max(0, bisect.bisect_right([a for a, _b in lines], view.top) - 1)  # the line holding top
+        last = min(len(lines), first + room)
+        end = lines[last][0] if last < len(lines) else len(text)
+        return (lines[first][0], end, len(text))
+
+    def _console_for(self, width: int) -> None:
         from rich.console import Console
 
         if self._console is None or self._console.width != width:
@@ -96,44 +141,108 @@ class Screen:
                 soft_wrap=False,
                 legacy_windows=False,
             )
-        screen = self._draw(view, None)
-        if height is not None and view.comment is not None:
-            overflow = screen.count("\n") - (height - 1)
-            if overflow > 0:
-                from rich.text import Text
 
-                shown = display_map(view.comment.text[:MAX_SHOWN_CHARS])
-                inner = max(10, width - 4)
-                wrapped = [Text(p).wrap(self._console, inner) for p in shown.text.split("\n")]
-                keep = max(3, sum(max(1, len(w)) for w in wrapped) - overflow - 1)
-                lo = count = 0  # the characters of the first `keep` wrapped lines
-                for w in wrapped:
-                    for line in w or [Text("")]:
-                        if count == keep:
-                            break
-                        lo += len(line.plain)
-                        count += 1
-                    if count == keep:
-                        break
-                    lo += 1  # the newline
-                screen = self._draw(view, bisect.bisect_left(shown.offsets, lo))  # back to original offsets
-        return screen
-
-    def _draw(self, view: View, max_chars: int | None) -> str:
+    def _draw(self, view: View, width: int, window: tuple[int, int, int]) -> str:
+        self._console_for(width)
         self._buffer.seek(0)
         self._buffer.truncate()
-        for renderable in _renderables(view, max_chars):
+        for renderable in _renderables(view, window, max(10, width - 4)):
             self._console.print(renderable)
         return self._buffer.getvalue()
 
+    def _too_small(self, view: View, width: int, height: int) -> str:
+        from rich.text import Text
 
-def _renderables(view: View, max_chars: int | None = None) -> list:
+        self._console_for(width)
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        lines = [
+            Text(f"terminal too small ({width}×{height})", style="bold yellow"),
+            Text(f"make it at least {MIN_WIDTH} columns and about 20 lines to see the comment"),
+            Text(f"labeled {view.done} of {view.total} · nothing is lost · q quits", style="dim"),
+        ]
+        for line in lines[: max(1, height - 1)]:
+            line.truncate(width, overflow="ellipsis")
+            self._console.print(line, no_wrap=True, overflow="ellipsis")
+        return self._buffer.getvalue()
+
+
+class _Body:
+    """The body's text made displayable and styled (escapes, model spans, lexicon hits)."""
+
+    def __init__(self, text: Any, plain: str):
+        self.styled = text
+        self.text = plain
+
+
+def _body(view: View) -> _Body:
+    from rich.text import Text
+
+    from ...ml.lexicon import Lexicon
+
+    comment = view.comment
+    assert comment is not None
+    source = comment.thread_text if view.context else comment.text
+    # Spans index the original text; the escapes of control and format characters move them.
+    display = display_map(source or ("(no article or earlier posts in the input)" if view.context else ""))
+    plain = display.text.replace("\t", " ")  # one cell, so offsets stay put
+    at = display.offsets
+    shown = Text(plain)
+    for a, b in display.escapes:
+        shown.stylize(ESCAPE_STYLE, a, b)
+    if not view.context:
+        reasons = list(view.scores.spans or ()) if view.scores is not None else []
+        for r in reasons:
+            a, b = r["span"]
+            if r.get("source") != "lexicon" and b < len(at):
+                shown.stylize("black on yellow", at[a], at[b])
+        for hit in Lexicon.load().find(source):
+            a, b = hit.span
+            if b < len(at):
+                shown.stylize("bold red underline", at[a], at[b])
+    return _Body(shown, plain)
+
+
+def _wrap(text: str, width: int) -> list[tuple[int, int]]:
+    """Display lines of ``text`` at ``width`` cells: ``(start, end)`` offsets, the newline that
+    ends a line not included. Wide characters count two cells; lines break anywhere (Japanese
+    text has no spaces to break at), so every character is on exactly one line.
+
+    Examples
+    --------
+    >>> _wrap("abcdef\\nあいう", 4)
+    [(0, 4), (4, 6), (7, 9), (9, 10)]
+    """
+    from rich.cells import get_character_cell_size
+
+    lines = []
+    start = used = 0
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            lines.append((start, i))
+            start, used = i + 1, 0
+            continue
+        cells = get_character_cell_size(ch)
+        if used + cells > width and i > start:
+            lines.append((start, i))
+            start, used = i, 0
+        used += cells
+    lines.append((start, len(text)))
+    return lines
+
+
+def _renderables(view: View, window: tuple[int, int, int] = (0, 0, 0), inner: int = 96) -> list:
     from rich.panel import Panel
     from rich.text import Text
 
     out: list = []
+    heading = {
+        "label": "moderation label",
+        "review": "moderation label --review",
+        "adjudicate": "moderation labels adjudicate",
+    }
     head = Text.assemble(
-        ("moderation label", "bold"),
+        (heading.get(view.mode, "moderation label"), "bold"),
         "  ",
         (displayable(view.annotator, one_line=True), "bold cyan"),
         " → ",
@@ -144,6 +253,10 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
         head.append(f"  model {view.model_version}" + ("" if view.show_scores else " (scores hidden)"), "dim")
     out.append(head)
     comment = view.comment
+    if view.help:
+        out.append(Text(""))
+        out.extend(_footer(view, done_screen=True))
+        return out
     if comment is None:
         out.append(Text(""))
         if view.all_done:
@@ -186,17 +299,38 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
             line.append(displayable(excerpt.replace("\n", " ⏎ "), one_line=True), style="italic")
         out.append(line)
     reasons = list(view.scores.spans or ()) if view.scores is not None else []
-    title = "comment" if comment.no is None else f"comment {comment.no}"
+    if view.context:
+        title = "thread context: the article and earlier posts (c: back to the comment)"
+    else:
+        title = "comment" if comment.no is None else f"comment {comment.no}"
+    subtitle = None
+    start, end, total = window
+    if (start, end) != (0, total):
+        subtitle = f"{100 * end // max(1, total)}% shown · space next · k back"
+        if not view.context and view.unseen:
+            subtitle += " · read it all before saving"
     out.append(
         Panel(
-            _comment_text(comment, reasons, max_chars),
+            _page_text(view, window, inner),
             title=title,
             title_align="left",
-            border_style="cyan",
+            subtitle=subtitle,
+            subtitle_align="right",
+            border_style="magenta" if view.context else "cyan",
             expand=True,
         )
     )
     out.append(Text(f"id {displayable(comment.id, one_line=True)}"))
+    for annotator, labels, note in comment.others:
+        line = Text.assemble(("by      ", "dim"), (displayable(annotator, one_line=True), "bold"), f"  {labels}")
+        if note:
+            line.append(f"  — {displayable(note, one_line=True)}", style="italic")
+        out.append(line)
+    if view.note or view.editing_note:
+        line = Text.assemble(("note    ", "dim"), displayable(view.note, one_line=True))
+        if view.editing_note:
+            line.append("▌  (Enter keeps · Esc drops)", style="dim")
+        out.append(line)
     if view.scores is not None:
         out.extend(_model_lines(view.scores, reasons))
     out.append(_toggle_line(view))
@@ -204,32 +338,22 @@ def _renderables(view: View, max_chars: int | None = None) -> list:
     return out
 
 
-def _comment_text(comment: CommentView, reasons: list[dict], max_chars: int | None = None) -> Any:
+def _page_text(view: View, window: tuple[int, int, int], inner: int) -> Any:
+    """The body from ``window[0]`` to ``window[1]`` (whole display lines, :func:`_wrap`), styled."""
     from rich.text import Text
 
-    from ...ml.lexicon import Lexicon
-
-    text = comment.text
-    limit = min(MAX_SHOWN_CHARS, max_chars if max_chars is not None else MAX_SHOWN_CHARS)
-    cut = len(text) > limit
-    # Spans index the original text; the escapes of control and format characters move them.
-    display = display_map(text[:limit] if cut else text)
-    at = display.offsets
-    kept = len(at) - 1
-    shown = Text(display.text)
-    for a, b in display.escapes:
-        shown.stylize(ESCAPE_STYLE, a, b)
-    for r in reasons:
-        a, b = r["span"]
-        if r.get("source") != "lexicon" and b <= kept:
-            shown.stylize("black on yellow", at[a], at[b])
-    for hit in Lexicon.load().find(text):
-        a, b = hit.span
-        if b <= kept:
-            shown.stylize("bold red underline", at[a], at[b])
-    if cut:
-        shown.append(f"\n… ({len(text) - limit} more characters not shown: a bigger terminal shows more)", style="dim")
-    return shown
+    start, end, _total = window
+    if view.comment is None or start == end:
+        return Text("")
+    body = _body(view)
+    out = Text(no_wrap=True, overflow="crop")
+    for n, (a, b) in enumerate(
+        line for line in _wrap(body.text, inner) if start <= line[0] < end or line == (start, end)
+    ):
+        if n:
+            out.append("\n")
+        out.append_text(body.styled[a:b])
+    return out
 
 
 def _model_lines(scores: ScoresView, reasons: list[dict]) -> list:
@@ -310,5 +434,11 @@ def _footer(view: View, *, done_screen: bool) -> list:
             table.add_row(Text(key, style="bold"), what)
         out.append(table)
     elif not done_screen:
-        out.append(Text("s/o/d toggle · Enter save · n clean · x skip · u undo · ? help · q quit", style="dim"))
+        out.append(
+            Text(
+                "s/o/d toggle · Enter save · n clean · x skip · u undo · "
+                "space page · c context · / note · ? help · q quit",
+                style="dim",
+            )
+        )
     return out

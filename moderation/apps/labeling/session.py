@@ -30,13 +30,22 @@ from __future__ import annotations
 import os
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...core import LABELS
-from ...labels.events import append_events, label_event, labels_text, latest_by_annotator, resolve, undo_event
+from ...labels.events import (
+    append_events,
+    label_event,
+    labels_text,
+    latest_adjudications,
+    latest_by_annotator,
+    resolve,
+    undo_event,
+)
 from .items import Item
 
 if TYPE_CHECKING:
@@ -54,6 +63,51 @@ SKIP_KEY = "x"
 UNDO_KEY = "u"
 HELP_KEY = "?"
 QUIT_KEYS: tuple[str, ...] = ("q", "\x03", "\x04")  # q, Ctrl-C, Ctrl-D
+NEXT_PAGE_KEYS: tuple[str, ...] = (" ", "j", "<pgdn>", "<down>")  # page a long comment
+PREV_PAGE_KEYS: tuple[str, ...] = ("k", "b", "<pgup>", "<up>")
+CONTEXT_KEY = "c"  # show the thread's article and earlier posts instead of the comment
+NOTE_KEY = "/"  # write a note for the label (Enter keeps it, Esc drops it)
+ESCAPE_KEY = "\x1b"
+BACKSPACE_KEYS: tuple[str, ...] = ("\x7f", "\x08")
+#: The modes a session runs in: label new comments, review this annotator's labels, or
+#: adjudicate disagreements (saves are final decisions).
+MODES: tuple[str, ...] = ("label", "review", "adjudicate")
+#: Kana an input method types for a key (the first letter of its romaji): with a Japanese
+#: input method on, ``す`` or ``お`` still act as ``s`` or ``o``.
+KANA_KEYS: dict[str, str] = {
+    **dict.fromkeys("さしすせそサシスセソ", "s"),
+    **dict.fromkeys("おぉオォ", "o"),
+    **dict.fromkeys("だぢづでどダヂヅデド", "d"),
+    **dict.fromkeys("なにぬねのんナニヌネノン", "n"),
+    **dict.fromkeys("うぅウゥ", "u"),
+    **dict.fromkeys("かきくけこカキクケコ", "k"),
+    **dict.fromkeys("じジ", "j"),
+    **dict.fromkeys("ちチ", "c"),
+    **dict.fromkeys("ばびぶべぼバビブベボ", "b"),
+    "。": ".",
+    "・": "/",
+    "？": "?",
+    "　": " ",
+}
+
+
+def ascii_key(key: str) -> str:
+    """The key a full-width or kana key stands for (``ｓ`` → ``s``, ``す`` → ``s``, ``？`` →
+    ``?``); other keys are returned unchanged.
+
+    Examples
+    --------
+    >>> [ascii_key(k) for k in ("ｓ", "す", "Ｄ", "お", "／", "x", "漢")]
+    ['s', 's', 'd', 'o', '/', 'x', '漢']
+    """
+    if len(key) != 1 or key.isascii():
+        return key
+    if key in KANA_KEYS:
+        return KANA_KEYS[key]
+    folded = unicodedata.normalize("NFKC", key)
+    if len(folded) == 1 and folded.isascii() and folded.isprintable():
+        return folded.lower() if folded.isalpha() else folded
+    return key
 
 
 # --------------------------------------------------------------------------- what to show
@@ -72,6 +126,10 @@ class CommentView:
         The thread title; else the first line of the thread's first article.
     replies : tuple of (int, str or None)
         Per post it replies to: the post's text, ``""`` if deleted, None if not in the input.
+    thread_text : str
+        The article and earlier posts (what the model reads as context).
+    others : tuple of (str, str, str)
+        When adjudicating or reviewing: per annotator, their labels and note.
     """
 
     id: str
@@ -81,6 +139,8 @@ class CommentView:
     title: str | None
     headline: str | None
     replies: tuple[tuple[int, str | None], ...]
+    thread_text: str = ""
+    others: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +193,18 @@ class View:
         What the last key did.
     help : bool
         Whether the key help is shown.
+    mode : str
+        One of :data:`MODES`.
+    top : int
+        Where the body (comment or context) starts on screen: an offset into its displayable text.
+    unseen : int
+        Characters of the comment not shown yet (a save is refused until it is 0).
+    context : bool
+        The thread context is shown instead of the comment.
+    note : str
+        The note that goes with the next save.
+    editing_note : bool
+        Keys are typed into the note.
     """
 
     annotator: str
@@ -153,6 +225,12 @@ class View:
     notices: tuple[str, ...]
     status: str
     help: bool
+    mode: str = "label"
+    top: int = 0
+    unseen: int = 0
+    context: bool = False
+    note: str = ""
+    editing_note: bool = False
 
     @property
     def all_done(self) -> bool:
@@ -196,6 +274,10 @@ class Session:
         Warnings to show on the first screen (corrupt lines, skipped input rows).
     clock : callable
         Seconds, for the labeling rate.
+    mode : {'label', 'review', 'adjudicate'}
+        ``label`` offers what this annotator has not labeled; ``review`` walks the items (the
+        annotator's past labels: toggles start from them, a save appends a new label);
+        ``adjudicate`` walks the items (disagreements) and saves final decisions.
 
     Raises
     ------
@@ -228,7 +310,10 @@ class Session:
         show_scores: bool = True,
         notices: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        mode: str = "label",
     ):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}")
         if order == "uncertain" and model is None:
@@ -237,6 +322,7 @@ class Session:
         self.labels_path = Path(labels_path)
         self.annotator = annotator
         self.order = order
+        self.mode = mode
         self.model = model
         self.refit_every = max(1, int(refit_every))
         self.show_scores = show_scores
@@ -252,12 +338,19 @@ class Session:
                 if ann == annotator and cid in self.index_of
             )
         )
-        self.done: set[int] = {self.index_of[cid] for _line, cid in mine}
+        self.standing = {cid: e for (cid, ann), e in standing.items() if ann == annotator}
+        self.others: dict[str, list[dict]] = {}
+        for (cid, _ann), e in standing.items():
+            self.others.setdefault(cid, []).append(e)
+        self.adjudicated = latest_adjudications(events)
+        self.done: set[int] = set() if mode != "label" else {self.index_of[cid] for _line, cid in mine}
         # Undo history: this annotator's standing labels in file order, so that 'u' right after
         # a resume takes back the last label of the previous session.
-        self.history: list[tuple[int, dict, bool]] = [
-            (self.index_of[cid], dict(standing[(cid, annotator)].get("labels") or {}), False) for _l, cid in mine
-        ]
+        self.history: list[tuple[int, dict, bool]] = (
+            [(self.index_of[cid], dict(standing[(cid, annotator)].get("labels") or {}), False) for _l, cid in mine]
+            if mode == "label"
+            else []
+        )
         # Labels known so far (every annotator, resolved), for the light model of --order uncertain.
         self.known: dict[int, dict] = {
             self.index_of[r["id"]]: dict(r["labels"])
@@ -279,6 +372,76 @@ class Session:
         self.status = ""
         self.notices = list(notices)
         self.show_notices = True  # until the first key
+        self._reset_body()
+        self.hidden = False  # the screen is too small to show the comment
+        self._note_before = ""
+        self.context = False
+        self.note = ""
+        self.editing_note = False
+        self._entered: int | None = None
+        self._enter()
+
+    def _enter(self) -> None:
+        """Set up the comment that came on screen: first page, and (reviewing) its standing labels."""
+        cur = self.current
+        if cur == self._entered:
+            return
+        self._entered = cur
+        self._reset_body()
+        self.editing_note = False
+        self.note = ""
+        if cur is None:
+            return
+        cid = self.items[cur].id
+        before = self.adjudicated.get(cid) if self.mode == "adjudicate" else self.standing.get(cid)
+        if self.mode != "label" and before is not None:
+            self.toggles = {label for label in LABELS if (before.get("labels") or {}).get(label) == 1}
+            self.note = str(before.get("note") or "")
+
+    def _reset_body(self) -> None:
+        # Where the body (the comment, or the thread context) starts on screen: an offset into
+        # its displayable text; the offsets paged from (for k); how far it was shown.
+        self.top = self.ctx_top = 0
+        self.tops: list[int] = []
+        self.ctx_tops: list[int] = []
+        self.shown_end: int | None = None
+        self.ctx_end: int | None = None
+        self.body_chars: int | None = None
+        self.seen_to = 0
+        self.context = False
+
+    def set_shown(self, end: int, total: int, *, hidden: bool = False) -> None:
+        """What the front end drew of the body: up to display offset ``end`` of ``total``
+        (from :attr:`top`). A save needs the whole comment shown; the next page starts exactly
+        at ``end``, so however the layout changes in between, no character is skipped.
+        ``hidden``: the screen is too small to show the comment at all (nothing can be saved).
+
+        Examples
+        --------
+        >>> from moderation.core import Comment
+        >>> from moderation.apps.labeling.items import Item
+        >>> s = Session([Item(Comment("t", "t-1", 1, "comment", "x" * 100), "題", None, "")], "l.jsonl", "m1")
+        >>> s.set_shown(40, 100); s.unseen_chars
+        60
+        >>> _ = s.press(" "); s.top, s.unseen_chars
+        (40, 60)
+        >>> s.set_shown(100, 100); s.unseen_chars
+        0
+        """
+        self.hidden = hidden
+        if hidden:
+            return
+        if self.context:
+            self.ctx_end = end
+            return
+        self.shown_end, self.body_chars = end, total
+        if self.top <= self.seen_to:
+            self.seen_to = max(self.seen_to, end)
+
+    @property
+    def unseen_chars(self) -> int:
+        """Characters of the comment on screen not shown yet (0 before any front end said)."""
+        return 0 if self.body_chars is None else max(0, self.body_chars - self.seen_to)
 
     # ----------------------------------------------------------------------- state
     @property
@@ -322,6 +485,10 @@ class Session:
         bool
         """
         self.show_notices = False
+        if self.editing_note:
+            self._note_key(key)
+            return True
+        typed, key = key, ascii_key(key)
         if key in QUIT_KEYS:
             return False
         if key == HELP_KEY:
@@ -337,9 +504,40 @@ class Session:
             if key not in ("\x1b",):
                 self.status = "nothing left to label: u undo the last label · q quit"
             return True
-        if key in LABEL_KEYS:
+        if self.hidden and (key in LABEL_KEYS or key in ENTER_KEYS or key == CLEAN_KEY):
+            self.status = "the terminal is too small to show the comment: make it bigger (nothing was saved)"
+            return True
+        if key in NEXT_PAGE_KEYS or key in PREV_PAGE_KEYS:
+            forward = key in NEXT_PAGE_KEYS
+            if self.context:
+                if forward and self.ctx_end is not None and self.ctx_end > self.ctx_top:
+                    self.ctx_tops.append(self.ctx_top)
+                    self.ctx_top = self.ctx_end
+                elif not forward and self.ctx_tops:
+                    self.ctx_top = self.ctx_tops.pop()
+            elif forward and self.shown_end is not None and self.body_chars and self.shown_end < self.body_chars:
+                self.tops.append(self.top)
+                self.top = self.shown_end
+            elif not forward and self.tops:
+                self.top = self.tops.pop()
+            self.status = ""
+        elif key == CONTEXT_KEY:
+            self.context = not self.context
+            self.ctx_top, self.ctx_tops, self.ctx_end = 0, [], None
+            self.status = ""
+        elif key == NOTE_KEY:
+            self.editing_note = True
+            self.status = "writing a note: Enter keeps it (saved with the label), Esc drops the change"
+            self._note_before = self.note
+        elif key in LABEL_KEYS:
             self.toggle(LABEL_KEYS[key])
         elif key in ENTER_KEYS or key == CLEAN_KEY:
+            if self.unseen_chars > 0 and not self.context:
+                self.status = (
+                    f"NOT SAVED: {self.unseen_chars:,} more characters of this comment not shown yet; "
+                    "space shows the next page (a label covers the whole text)"
+                )
+                return True
             labels = {label: int(key != CLEAN_KEY and label in self.toggles) for label in LABELS}
             try:
                 self.save(labels)
@@ -349,10 +547,33 @@ class Session:
                 )
         elif key == SKIP_KEY:
             self.skip()
+        elif key == ESCAPE_KEY or key.startswith("<"):
+            pass
         else:
             shown = key if key.isprintable() else repr(key)
             self.status = f"key {shown} does nothing here; press ? for help"
+            if not typed.isascii():
+                self.status += " (an input method seems on: switch it to direct input, or use the keys it maps)"
+        if typed != key and not self.status:
+            self.status = f"{typed} read as {key} (an input method seems on; direct input is faster)"
+        self._enter()
         return True
+
+    def _note_key(self, key: str) -> None:
+        if key in ENTER_KEYS:
+            self.editing_note = False
+            self.status = "note kept: it is saved with the label" if self.note else "no note"
+        elif key == ESCAPE_KEY:
+            self.editing_note = False
+            self.note = self._note_before
+            self.status = "note unchanged"
+        elif key in BACKSPACE_KEYS:
+            self.note = self.note[:-1]
+        elif key in ("\x03", "\x04"):
+            self.editing_note = False
+            self.note = self._note_before
+        elif (len(key) == 1 and key.isprintable()) or key == "\t":
+            self.note += key if key != "\t" else " "
 
     def toggle(self, label: str) -> None:
         """Toggle ``label`` for the comment on screen."""
@@ -365,6 +586,7 @@ class Session:
         self.skipped += 1
         self.toggles = set()
         self.status = f"skipped {self.items[index].id}"
+        self._enter()
 
     def save(self, labels: dict[str, int]) -> dict:
         """Append a label event for the current item and move on.
@@ -396,15 +618,20 @@ class Session:
             source=rec.source or None,
             thread_title=item.title,
             thread_text=item.thread_text or None,
+            note=self.note.strip() or None,
+            adjudication=True if self.mode == "adjudicate" else None,
         )
         append_events(self.labels_path, [event])  # one write under a lock, then fsync
+        (self.adjudicated if self.mode == "adjudicate" else self.standing)[rec.id] = event
         self.queue.pop(0)
         self.done.add(index)
         self.history.append((index, dict(event["labels"]), True))
         self.known[index] = dict(event["labels"])
         self.saved_this_session += 1
         self.toggles = set()
-        self.status = f"saved {rec.id}: {labels_text(event['labels'])}"
+        what = "decided" if self.mode == "adjudicate" else "saved"
+        self.status = f"{what} {rec.id}: {labels_text(event['labels'])}" + (" (with a note)" if "note" in event else "")
+        self._enter()
         if self.order == "uncertain":
             self.saves_since_refit += 1
             if self.saves_since_refit >= self.refit_every:
@@ -430,8 +657,9 @@ class Session:
             return None
         index, labels, this_session = self.history[-1]
         item = self.items[index]
-        event = undo_event(item.id, annotator=self.annotator)
+        event = undo_event(item.id, annotator=self.annotator, adjudication=self.mode == "adjudicate")
         append_events(self.labels_path, [event])
+        (self.adjudicated if self.mode == "adjudicate" else self.standing).pop(item.id, None)
         self.history.pop()
         self.done.discard(index)
         self.known.pop(index, None)
@@ -439,6 +667,10 @@ class Session:
             self.queue.remove(index)
         self.queue.insert(0, index)
         self.toggles = {label for label in LABELS if labels.get(label) == 1}
+        self._entered = index  # on screen again with the toggles it was saved with
+        self._reset_body()
+        self.editing_note = False
+        self.note = ""
         if this_session:
             self.saved_this_session -= 1
         self.status = f"undid the label of {item.id} (was {labels_text(labels)}); change it and save"
@@ -490,7 +722,22 @@ class Session:
         if cur is not None:
             item = self.items[cur]
             rec = item.comment
-            comment = CommentView(rec.id, rec.thread, rec.no, item.text, item.title, item.headline, tuple(item.replies))
+            others = tuple(
+                (str(e.get("annotator")), labels_text(e.get("labels") or {}), str(e.get("note") or ""))
+                for e in self.others.get(rec.id, ())
+                if self.mode == "adjudicate" or e.get("annotator") != self.annotator
+            )
+            comment = CommentView(
+                rec.id,
+                rec.thread,
+                rec.no,
+                item.text,
+                item.title,
+                item.headline,
+                tuple(item.replies),
+                item.thread_text,
+                others if self.mode != "label" else (),
+            )
             if self.model is not None and self.show_scores:
                 spans = self.model.explained(cur)
                 scores = ScoresView(
@@ -519,4 +766,10 @@ class Session:
             notices=tuple(self.notices) if self.show_notices else (),
             status=self.status,
             help=self.help,
+            mode=self.mode,
+            top=self.ctx_top if self.context else self.top,
+            unseen=self.unseen_chars,
+            context=self.context,
+            note=self.note,
+            editing_note=self.editing_note,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import Any
 
 from .screen import Screen
 from .session import Session
@@ -20,6 +21,16 @@ from .worker import Background, apply_results, idle
 #: Every screen drawn ends with this (hide the cursor): a screen is complete.
 FRAME_END = "\x1b[?25l"
 _ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O.|.)?", re.S)
+#: Escape sequences that are keys of the tool; every other one is dropped.
+NAMED_KEYS: dict[str, str] = {
+    "\x1b[6~": "<pgdn>",
+    "\x1b[5~": "<pgup>",
+    "\x1b[A": "<up>",
+    "\x1b[B": "<down>",
+    "\x1bOA": "<up>",
+    "\x1bOB": "<down>",
+    "\x1b": "\x1b",  # Esc on its own
+}
 
 
 class TerminalError(Exception):
@@ -27,8 +38,9 @@ class TerminalError(Exception):
 
 
 def keys_of(data: bytes) -> list[str]:
-    """The keys in a chunk read from a terminal in raw mode. Escape sequences (arrow keys,
-    function keys) are dropped, so their letters never act as label keys.
+    """The keys in a chunk read from a terminal in raw mode. Page Up/Down, the up and down
+    arrows and Esc on its own become named keys (:data:`NAMED_KEYS`); other escape sequences
+    (function keys, Alt+key) are dropped, so their letters never act as label keys.
 
     Parameters
     ----------
@@ -42,11 +54,53 @@ def keys_of(data: bytes) -> list[str]:
     --------
     >>> keys_of(b"sd\\r")
     ['s', 'd', '\\r']
-    >>> keys_of(b"\\x1b[D\\x1bOAn")
-    ['n']
+    >>> keys_of(b"\\x1b[D\\x1b[6~n\\x1b")
+    ['<pgdn>', 'n', '\\x1b']
     """
     text = data.decode("utf-8", errors="ignore")
-    return list(_ESCAPE.sub("", text))
+    keys: list[str] = []
+    pos = 0
+    for m in _ESCAPE.finditer(text):
+        keys.extend(text[pos : m.start()])
+        if m.group(0) in NAMED_KEYS:
+            keys.append(NAMED_KEYS[m.group(0)])
+        pos = m.end()
+    keys.extend(text[pos:])
+    return keys
+
+
+def hold_keys(fd: int | None = None) -> list | None:
+    """Put the terminal in the tool's key mode now (no line buffering, no echo), so keys typed
+    while the tool starts (reading inputs, loading a model) wait for it instead of being lost
+    or echoed. Returns the attributes :func:`release_keys` restores (None without a terminal).
+    """
+    import termios
+
+    fd = sys.stdin.fileno() if fd is None else fd
+    if not os.isatty(fd):
+        return None
+    old = termios.tcgetattr(fd)
+    termios.tcsetattr(fd, termios.TCSANOW, _key_mode(old))
+    return old
+
+
+def release_keys(old: list | None, fd: int | None = None) -> None:
+    """Restore the terminal attributes :func:`hold_keys` saved (idempotent)."""
+    import termios
+
+    if old is not None:
+        termios.tcsetattr(sys.stdin.fileno() if fd is None else fd, termios.TCSADRAIN, old)
+
+
+def _key_mode(attrs: list) -> list:
+    import termios
+
+    new: list[Any] = [list(a) if isinstance(a, list) else a for a in attrs]
+    new[0] &= ~(termios.IXON | termios.ICRNL | termios.INLCR | termios.IGNCR)
+    new[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+    new[6][termios.VMIN] = 1
+    new[6][termios.VTIME] = 0
+    return new
 
 
 def run_terminal(
@@ -56,6 +110,7 @@ def run_terminal(
     fd_out: int | None = None,
     background: bool = True,
     screen: Screen | None = None,
+    restore: list | None = None,
 ) -> None:
     """Run a session on a terminal until a quit key: raw single-key input, a full redraw per key.
 
@@ -74,6 +129,9 @@ def run_terminal(
     background : bool
         Use a worker process for the model's work.
     screen : Screen, optional
+    restore : list, optional
+        The attributes :func:`hold_keys` saved, when it was called at start-up (keys typed
+        since then are kept and handled first).
 
     Raises
     ------
@@ -89,12 +147,8 @@ def run_terminal(
     screen = screen or Screen()
     if not os.isatty(fd_in):
         raise TerminalError("stdin is not a terminal")
-    old = termios.tcgetattr(fd_in)
-    new = termios.tcgetattr(fd_in)
-    new[0] &= ~(termios.IXON | termios.ICRNL | termios.INLCR | termios.IGNCR)
-    new[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
-    new[6][termios.VMIN] = 1
-    new[6][termios.VTIME] = 0
+    old = restore if restore is not None else termios.tcgetattr(fd_in)
+    new = _key_mode(old)
 
     def write(data: str) -> None:
         view = memoryview(data.encode("utf-8"))
@@ -110,7 +164,9 @@ def run_terminal(
 
     def draw() -> None:
         columns, lines = size()
-        write("\x1b[H\x1b[2J" + screen.render(session.view(), max(40, columns), max(12, lines)) + FRAME_END)
+        window = screen.window(session.view(), columns, lines)
+        session.set_shown(window[1] if window else 0, window[2] if window else 0, hidden=window is None)
+        write("\x1b[H\x1b[2J" + screen.render(session.view(), columns, lines) + FRAME_END)
 
     def key_waiting() -> bool:
         return bool(select.select([fd_in], [], [], 0)[0])
@@ -127,7 +183,7 @@ def run_terminal(
     handlers = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         handlers[sig] = signal.signal(sig, on_signal)
-    termios.tcsetattr(fd_in, termios.TCSAFLUSH, new)
+    termios.tcsetattr(fd_in, termios.TCSANOW, new)  # not TCSAFLUSH: keys typed ahead are kept
     write("\x1b[?1049h")
     try:
         draw()

@@ -1,0 +1,328 @@
+"""``moderation label --web``: the labeling session as a local web page on 127.0.0.1.
+
+The page drives the same :class:`~moderation.apps.labeling.session.Session` as the terminal (one
+per annotator name, all appending to the same label file under its lock): the same keys, order,
+undo, notes, review and adjudication. Keyboard first; the page is three files served from the
+package (HTML, JavaScript, CSS), no external asset, so it works offline.
+
+Hostile text stays text: the server sends comment text as segments already made displayable
+(:func:`moderation.display.display_map`: control and bidi characters as visible escapes) and the
+script only ever puts them into text nodes (``textContent``), never HTML. Every response carries
+a strict Content-Security-Policy (scripts and styles from this origin only, no inline script,
+nothing else loaded), ``X-Content-Type-Options: nosniff`` and ``Cache-Control: no-store``;
+requests must name this server in ``Host`` (no DNS rebinding) and keys are posted as JSON (a
+plain form on another site cannot send them).
+
+Python's :mod:`http.server` is enough here: one moderator team on one machine, a few requests a
+second, and no dependency beyond the standard library.
+
+Examples
+--------
+>>> segments("a\\x1b[2Jb", [(3, 4, "hit")])
+[['a', ''], ['␛', 'esc'], ['[', ''], ['2', 'hit'], ['Jb', '']]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ...display import display_map, displayable
+from .session import LABEL_KEYS, Session, View
+from .worker import idle
+
+#: Sent with every response.
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+STATIC: dict[str, str] = {
+    "/": "index.html",
+    "/app.js": "app.js",
+    "/app.css": "app.css",
+}
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
+MAX_BODY = 16 * 1024
+
+
+def segments(text: str, ranges: list[tuple[int, int, str]]) -> list[list[str]]:
+    """``text`` made displayable, cut into ``[piece, classes]`` where styles change.
+
+    Parameters
+    ----------
+    text : str
+        Untrusted text.
+    ranges : list of (int, int, str)
+        ``[start, end)`` of the original text and a class name (a span, a lexicon hit).
+
+    Returns
+    -------
+    list of [str, str]
+        The pieces in order, each with its space-separated classes (``esc`` for an escape).
+    """
+    shown = display_map(text)
+    at = shown.offsets
+    marks: list[tuple[int, int, str]] = [(a, b, "esc") for a, b in shown.escapes]
+    marks += [(at[a], at[b], cls) for a, b, cls in ranges if 0 <= a <= b < len(at)]
+    cuts = sorted({0, len(shown.text), *(x for a, b, _c in marks for x in (a, b))})
+    out: list[list[str]] = []
+    for a, b in itertools.pairwise(cuts):
+        if a == b:
+            continue
+        classes = " ".join(sorted({c for x, y, c in marks if x <= a and b <= y}))
+        if out and out[-1][1] == classes:
+            out[-1][0] += shown.text[a:b]
+        else:
+            out.append([shown.text[a:b], classes])
+    return out
+
+
+def view_json(view: View) -> dict:
+    """What the page shows, as JSON: every string from input made displayable, the comment
+    (or thread context) as :func:`segments`."""
+    from ...ml.lexicon import Lexicon
+
+    one = lambda value: displayable(value, one_line=True)  # noqa: E731
+    out: dict[str, Any] = {
+        "mode": view.mode,
+        "annotator": one(view.annotator),
+        "labels_path": one(view.labels_path),
+        "order": view.order,
+        "model": view.model_version if view.has_model else None,
+        "toggles": [label for label in LABEL_KEYS.values() if label in view.toggles],
+        "progress": {
+            "done": view.done,
+            "total": view.total,
+            "this_session": view.this_session,
+            "skipped": view.skipped,
+            "left": view.left,
+            "rate_per_hour": view.rate_per_hour,
+        },
+        "notices": [one(n) for n in view.notices],
+        "status": one(view.status),
+        "help": view.help,
+        "note": one(view.note),
+        "editing_note": view.editing_note,
+        "context": view.context,
+        "all_done": view.all_done,
+        "comment": None,
+        "scores": None,
+    }
+    c = view.comment
+    if c is None:
+        return out
+    ranges: list[tuple[int, int, str]] = []
+    if view.scores is not None:
+        ranges += [
+            (r["span"][0], r["span"][1], "span") for r in view.scores.spans or () if r.get("source") != "lexicon"
+        ]
+    ranges += [(h.span[0], h.span[1], "hit") for h in Lexicon.load().find(c.text)]
+    out["comment"] = {
+        "id": one(c.id),
+        "thread": one(c.thread),
+        "no": c.no,
+        "title": one(c.title or c.headline or ""),
+        "replies": [[n, None if t is None else one(t[:240])] for n, t in c.replies],
+        "text": segments(c.text, ranges),
+        "context": segments(c.thread_text or "(no article or earlier posts in the input)", [])
+        if view.context
+        else None,
+        "others": [[one(a), labels, one(note)] for a, labels, note in c.others],
+    }
+    if view.scores is not None:
+        s = view.scores
+        out["scores"] = {
+            "scores": s.scores,
+            "action": s.action,
+            "flagged": list(s.flagged),
+            "spans": None
+            if s.spans is None
+            else [[r["label"], one(r["excerpt"]), r.get("source", "model")] for r in s.spans],
+        }
+    return out
+
+
+class LabelingServer:
+    """The page's server: sessions by annotator, created on first use with ``make_session``.
+
+    Parameters
+    ----------
+    make_session : callable
+        Annotator name → a new :class:`Session` (reading the label file as it is then).
+    port : int
+        0 picks a free port (see :attr:`url`).
+    """
+
+    def __init__(self, make_session: Callable[[str], Session], *, port: int = 0):
+        self.make_session = make_session
+        self.sessions: dict[str, Session] = {}
+        self.ended: set[str] = set()
+        self.lock = threading.RLock()  # sessions share the model view: one request works at a time
+        self._wanted = threading.Event()
+        threading.Thread(target=self._prefetch, daemon=True, name="moderation-label-spans").start()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def session(self, annotator: str) -> Session:
+        if annotator not in self.sessions:
+            self.sessions[annotator] = self.make_session(annotator)
+        return self.sessions[annotator]
+
+    def view(self, annotator: str) -> dict:
+        with self.lock:
+            session = self.session(annotator)
+            _show_whole(session)
+            if session.model is not None:
+                while idle(session) is True:  # the spans of the comment on screen (about 25 ms a label)
+                    pass
+            out = view_json(session.view())
+            out["ended"] = annotator in self.ended
+            return out
+
+    def press(self, annotator: str, key: str) -> dict:
+        with self.lock:
+            session = self.session(annotator)
+            _show_whole(session)
+            if annotator in self.ended:
+                self.ended.discard(annotator)  # a key after q starts again where it was
+            if not session.press(key):
+                self.ended.add(annotator)
+            out = self.view(annotator)
+        self._wanted.set()  # the spans of the next comments, before the next key asks for them
+        return out
+
+    def _prefetch(self) -> None:
+        """Between requests: the model's spans for the comments after the one on screen (as the
+        terminal's background worker does), one piece at a time so a key never waits long."""
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            for session in list(self.sessions.values()):
+                while session.model is not None and not self._wanted.is_set():
+                    with self.lock:
+                        if idle(session) is None:
+                            break
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> threading.Thread:
+        """Serve in a daemon thread (tests, benchmarks)."""
+        thread = threading.Thread(target=self.serve_forever, daemon=True, name="moderation-label-web")
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
+    def allowed_hosts() -> set[str]:  # the port is known once the socket is bound
+        return {f"127.0.0.1:{server.port}", f"localhost:{server.port}"}
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "moderation-label"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # the terminal shows the session summary, not a request log
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status: int, obj: Any) -> None:
+            self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json")
+
+        def _checked(self) -> bool:
+            if self.headers.get("Host") not in allowed_hosts():
+                self._json(403, {"error": "this page answers only on 127.0.0.1"})
+                return False
+            return True
+
+        def do_GET(self) -> None:
+            if not self._checked():
+                return
+            url = urlsplit(self.path)
+            if url.path in STATIC:
+                name = STATIC[url.path]
+                body = resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
+                self._send(200, body, CONTENT_TYPES["." + name.rsplit(".", 1)[1]])
+            elif url.path == "/api/view":
+                annotator = _annotator(parse_qs(url.query).get("annotator", [""])[0])
+                if annotator is None:
+                    self._json(400, {"error": "an annotator name is needed (printable, up to 64 characters)"})
+                else:
+                    self._json(200, server.view(annotator))
+            else:
+                self._json(404, {"error": "not found"})
+
+        def do_POST(self) -> None:
+            if not self._checked():
+                return
+            if urlsplit(self.path).path != "/api/key":
+                self._json(404, {"error": "not found"})
+                return
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                self._json(415, {"error": "keys are posted as application/json"})
+                return
+            origin = self.headers.get("Origin")
+            if origin is not None and origin.rstrip("/") not in {f"http://{h}" for h in allowed_hosts()}:
+                self._json(403, {"error": "keys come from this page only"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._json(413, {"error": "too large"})
+                return
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                annotator = _annotator(body.get("annotator", ""))
+                key = body.get("key")
+            except (ValueError, AttributeError):
+                self._json(400, {"error": "a JSON object with annotator and key"})
+                return
+            if annotator is None or not isinstance(key, str) or not 0 < len(key) <= 8:
+                self._json(400, {"error": "a JSON object with annotator and key"})
+                return
+            self._json(200, server.press(annotator, key))
+
+    return Handler
+
+
+def _show_whole(session: Session) -> None:
+    """The page shows the whole comment (the browser scrolls it): tell the session so."""
+    view = session.view()
+    if view.comment is not None:
+        n = len(display_map(view.comment.thread_text if view.context else view.comment.text).text)
+        session.set_shown(n, n)
+
+
+def _annotator(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return None
+    name = name.strip()
+    if not name or len(name) > 64 or any(not ch.isprintable() for ch in name):
+        return None
+    return name
