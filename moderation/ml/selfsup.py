@@ -18,6 +18,7 @@ Examples
 >>> sorted(rows["off_topic"].tolist())
 [0, 0, 0, 0, 1, 1, 1, 1]
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,20 @@ def bucket_of(key: str, n_buckets: int) -> int:
 
 
 def _context(thread: dict, i: int) -> str:
-    return build_context(thread.get("title"), articles=thread.get("articles", ()),
-                         posts=thread.get("posts", [])[:i]).text
+    return build_context(
+        thread.get("title"), articles=thread.get("articles", ()), posts=thread.get("posts", [])[:i]
+    ).text
 
 
-def thread_pairs(threads: dict[str, dict], *, strangers: float = 1.0, n_buckets: int = 4, min_posts: int = 2,
-                 labels: dict[str, list] | None = None, random_state: int = 0) -> pd.DataFrame:
+def thread_pairs(
+    threads: dict[str, dict],
+    *,
+    strangers: float = 1.0,
+    n_buckets: int = 4,
+    min_posts: int = 2,
+    labels: dict[str, list] | None = None,
+    random_state: int = 0,
+) -> pd.DataFrame:
     """Own posts (``off_topic`` 0, or the given label) and posts of other threads slipped in (1).
 
     Parameters
@@ -82,8 +91,9 @@ def thread_pairs(threads: dict[str, dict], *, strangers: float = 1.0, n_buckets:
     return pd.DataFrame(rows, columns=["text", "context", "off_topic", "group", "thread", "swapped"])
 
 
-def threads_from_rows(rows: Iterable[dict], *, thread_key: str = "thread", title_key: str = "thread_title"
-                      ) -> tuple[dict[str, dict], dict[str, list]]:
+def threads_from_rows(
+    rows: Iterable[dict], *, thread_key: str = "thread", title_key: str = "thread_title"
+) -> tuple[dict[str, dict], dict[str, list]]:
     """Threads (and their posts' off_topic labels) from label rows / table rows in order."""
     threads: dict[str, dict] = {}
     labels: dict[str, list] = {}

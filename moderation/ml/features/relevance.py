@@ -25,6 +25,7 @@ True
 >>> bool(F[0, 0] > F[1, 0])   # related content is closer to the context
 True
 """
+
 from __future__ import annotations
 
 import re
@@ -39,12 +40,27 @@ from .base import columns, hashed_ngrams, l2_rows, string_input_tags, texts_of
 from .thread import script_shares
 
 _NAMES = (
-    "sim_whole", "sim_title", "sim_best_line", "sim_top2_lines",
-    "containment", "containment_title",
-    "coherence", "rel_whole", "rel_best_line",
-    "content_mass", "content_mass_ratio", "phatic", "very_short", "length",
-    "script_mismatch_posts", "ctx_present", "ctx_lines", "sim_whole_x_content", "containment_x_content",
-    "rel_whole_pos", "rel_whole_neg",
+    "sim_whole",
+    "sim_title",
+    "sim_best_line",
+    "sim_top2_lines",
+    "containment",
+    "containment_title",
+    "coherence",
+    "rel_whole",
+    "rel_best_line",
+    "content_mass",
+    "content_mass_ratio",
+    "phatic",
+    "very_short",
+    "length",
+    "script_mismatch_posts",
+    "ctx_present",
+    "ctx_lines",
+    "sim_whole_x_content",
+    "containment_x_content",
+    "rel_whole_pos",
+    "rel_whole_neg",
 )
 # Characters that carry no content: kana-less laughter, punctuation, symbols, digits, spaces.
 _NOISE = re.compile(r"[\sｗwW草笑ㅋㅎㅠㅜㄷ\W\d_]+")
@@ -78,8 +94,14 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         ``max(0, log((1 + n) / (1 + df)) - floor)``, 0 below ``min_df``.
     """
 
-    def __init__(self, ngram_range=(1, 3), n_features: int = 1 << 20, min_df: int = 2, floor: float = 1.0,
-                 lexical_features: int = 1 << 18):
+    def __init__(
+        self,
+        ngram_range=(1, 3),
+        n_features: int = 1 << 20,
+        min_df: int = 2,
+        floor: float = 1.0,
+        lexical_features: int = 1 << 18,
+    ):
         self.ngram_range = ngram_range
         self.n_features = n_features
         self.min_df = min_df
@@ -116,7 +138,7 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
             self.n_docs_ = 0
         docs = self._documents(X)
         for start in range(0, len(docs), 20000):
-            M = self._binary(docs[start:start + 20000])
+            M = self._binary(docs[start : start + 20000])
             self.df_ += np.bincount(M.indices, minlength=self.n_features)
             self.n_docs_ += M.shape[0]
         self._set_idf()
@@ -158,11 +180,13 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         Lw, _ = self._weighted([ln for ls in lines_of for ln in ls])
         L = l2_rows(Lw.copy())
         # The context as the sum of its unit line vectors: leave-one-out similarities are cheap.
-        agg = sp.csr_matrix((np.ones(len(line_ctx), dtype=np.float32), (line_ctx, np.arange(len(line_ctx)))),
-                            shape=(len(distinct), len(line_ctx)))
-        S = (agg @ L).tocsr()                                    # per context: sum of line vectors
+        agg = sp.csr_matrix(
+            (np.ones(len(line_ctx), dtype=np.float32), (line_ctx, np.arange(len(line_ctx)))),
+            shape=(len(distinct), len(line_ctx)),
+        )
+        S = (agg @ L).tocsr()  # per context: sum of line vectors
         S_norm = np.sqrt(np.asarray(S.multiply(S).sum(axis=1)).ravel())
-        Cb = (agg @ Lw).tocsr()                                  # context bag (for containment)
+        Cb = (agg @ Lw).tocsr()  # context bag (for containment)
         Cb.data[:] = 1.0
 
         # Thread coherence: each line vs the rest of its context (leave-one-out), averaged.
@@ -188,8 +212,9 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         counts = n_lines[index]
         pair_c = np.repeat(np.arange(n), counts)
         starts = bounds[:-1][index]
-        pair_l = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-                  + np.repeat(starts, counts)).astype(np.int64)
+        pair_l = (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+        ).astype(np.int64)
         best, top2 = np.zeros(n), np.zeros(n)
         if len(pair_c):
             sims = self._rowdot(T[pair_c], L[pair_l])
@@ -211,15 +236,22 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
             Lt = Lw[title_rows[has_title]].copy()
             Lt.data[:] = 1.0
             containment_title[has_title] = np.divide(
-                np.asarray(Tw[has_title].multiply(Lt).sum(axis=1)).ravel(), t_mass[has_title],
-                out=np.zeros(int(has_title.sum())), where=t_mass[has_title] > 0)
+                np.asarray(Tw[has_title].multiply(Lt).sum(axis=1)).ravel(),
+                t_mass[has_title],
+                out=np.zeros(int(has_title.sum())),
+                where=t_mass[has_title] > 0,
+            )
 
         content = np.array([len(_content(normalize_text(t))) for t in texts], dtype=np.float64)
         lengths = np.array([len(t.strip()) for t in texts], dtype=np.float64)
         # Content mass relative to a typical line of the context.
         line_mass = np.asarray(Lw.sum(axis=1)).ravel()
-        mean_line_mass = np.divide(np.bincount(line_ctx, weights=line_mass, minlength=len(distinct)),
-                                   n_lines, out=np.zeros(len(distinct)), where=n_lines > 0)[index]
+        mean_line_mass = np.divide(
+            np.bincount(line_ctx, weights=line_mass, minlength=len(distinct)),
+            n_lines,
+            out=np.zeros(len(distinct)),
+            where=n_lines > 0,
+        )[index]
         mass_ratio = np.log1p(t_mass) - np.log1p(mean_line_mass)
         phatic = ((content <= 3) | (t_mass < 15.0)).astype(float)
         very_short = (content <= 6).astype(float)
@@ -234,15 +266,31 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         ctx_present = (counts > 0).astype(float)
         content_gate = 1.0 - phatic
         rel_whole = sim_whole - coherence
-        F = np.column_stack([
-            sim_whole, sim_title, best, top2,
-            containment, containment_title,
-            coherence, rel_whole, best - coherence,
-            np.log1p(t_mass) / 5.0, mass_ratio, phatic, very_short, np.log1p(lengths) / 5.0,
-            mismatch, ctx_present, np.log1p(counts) / 3.0,
-            sim_whole * content_gate, containment * content_gate,
-            np.maximum(rel_whole, 0) * content_gate, np.minimum(rel_whole, 0) * content_gate,
-        ])
+        F = np.column_stack(
+            [
+                sim_whole,
+                sim_title,
+                best,
+                top2,
+                containment,
+                containment_title,
+                coherence,
+                rel_whole,
+                best - coherence,
+                np.log1p(t_mass) / 5.0,
+                mass_ratio,
+                phatic,
+                very_short,
+                np.log1p(lengths) / 5.0,
+                mismatch,
+                ctx_present,
+                np.log1p(counts) / 3.0,
+                sim_whole * content_gate,
+                containment * content_gate,
+                np.maximum(rel_whole, 0) * content_gate,
+                np.minimum(rel_whole, 0) * content_gate,
+            ]
+        )
         dense = sp.csr_matrix(np.nan_to_num(F).astype(np.float32))
         if not self.lexical_features:
             return dense
@@ -254,8 +302,11 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
 
     def _fold(self, M) -> sp.csr_matrix:
         M = M.tocoo()
-        out = sp.csr_matrix((M.data, (M.row, M.col % self.lexical_features)),
-                            shape=(M.shape[0], self.lexical_features), dtype=np.float32)
+        out = sp.csr_matrix(
+            (M.data, (M.row, M.col % self.lexical_features)),
+            shape=(M.shape[0], self.lexical_features),
+            dtype=np.float32,
+        )
         return l2_rows(out)
 
     def __sklearn_tags__(self):
