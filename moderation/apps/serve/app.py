@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ... import __version__
 from ...context import build_context
 from ...core import LABELS, Decision
+from ...display import displayable
 from ...labels import append_events, label_event
 from ...moderator import Moderator
 from ...policy import Decider, PolicyConfig
@@ -459,7 +460,14 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
-        log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        # The path and the message can carry a client's bytes: quoted, so one log line is one entry.
+        log.error(
+            "internal error on %s %s: %s: %s",
+            displayable(request.method, one_line=True),
+            displayable(request.url.path, one_line=True),
+            type(exc).__name__,
+            displayable(exc, one_line=True),
+        )
         return Response(
             error_body(request.url.path, 500, "internal_error", "internal error; the server log has the details"),
             status_code=500,
