@@ -1,8 +1,12 @@
-"""Extraction throughput: MB/s of scraped thread text on one core.
+"""Extraction throughput: MB/s of scraped thread text on one core, of each board format,
+and the time taken on hostile input (runs of blanks that made the old header pattern cubic).
 
 Builds a large thread dump from the seed thread (every copy renumbered, so anchors and
 headers vary), then times :func:`moderation.io.readers.scrape.parse_scrape` on it and, as the
 reference in the same run, the naive split a plain script would do (one record per line).
+Then each board fixture (``tests/fixtures/boards``, ``tests/fixtures/html``, ``dat``) is
+repeated to a few MB and read whole through :func:`moderation.io.extract_file`, beside a
+plain ``lxml.html`` parse (pages) or a ``str.split`` (dats) of the same bytes.
 
     python benchmarks/extract_bench.py [--mb 20] [--repeat 3]
 """
@@ -66,6 +70,89 @@ def main() -> None:
     print(f"extract_file (read+decode+detect): {mb / whole:8.1f} MB/s  ({whole:.2f} s)")
     print(f"reference: naive line split      {mb / naive:8.1f} MB/s  ({naive:.2f} s)")
     print(f"goal: >= 5 MB/s on one core -> {'met' if mb / whole >= 5 else 'NOT met'}")
+    formats(args.repeat)
+    hostile()
+
+
+def _repeat_file(source: Path, target_mb: float) -> tuple[Path, float]:
+    """A copy of a board fixture grown to about ``target_mb``: dats repeat their records
+    (renumbered), pages repeat their thread container's content."""
+    data = source.read_bytes()
+    from moderation.io.decode import decode, detect_encoding
+
+    enc = detect_encoding(data)
+    text = decode(data)
+    if source.suffix == ".dat":
+        lines = text.splitlines(keepends=True)
+        numbered = lines[0].split("<>", 1)[0].isdigit()
+        out, k = [], 0
+        while sum(map(len, out)) < target_mb * 1e6 / 2:
+            for ln in lines:
+                if numbered and ln.split("<>", 1)[0].isdigit():
+                    no, rest = ln.split("<>", 1)
+                    ln = f"{int(no) + 1000 * k}<>{rest}"
+                out.append(ln)
+            k += 1
+        grown = "".join(out)
+    else:
+        first, last = text.find("<body"), text.rfind("</body>")
+        middle = text[first : last if last > 0 else len(text)]
+        grown = (
+            text[:first] + middle * max(1, int(target_mb * 1e6 / 2 / max(1, len(middle)))) + text[first:][len(middle) :]
+        )
+    path = Path("/tmp") / f"extract_bench_{source.name}"
+    path.write_bytes(grown.encode(enc.replace("-sig", ""), "replace"))
+    return path, path.stat().st_size / 1e6
+
+
+def formats(repeat: int) -> None:
+    """Throughput of each board format, beside the bare parse of the same bytes."""
+    import lxml.html
+
+    fixtures = ROOT / "tests" / "fixtures"
+    sources = [
+        fixtures / "dat" / "newsplus_1754021234.dat",
+        fixtures / "boards" / "shitaraba_1319198591.dat",
+        fixtures / "boards" / "bbspink_1580648400.dat",
+        fixtures / "html" / "5ch_modern.html",
+        fixtures / "boards" / "5ch_article.html",
+        fixtures / "html" / "2ch_old.html",
+        fixtures / "boards" / "shitaraba_1319198591.html",
+        fixtures / "boards" / "futaba_1200000001.htm",
+        fixtures / "boards" / "matome_honobono.html",
+    ]
+    print("\nformat                         MB   records  extract MB/s  reference MB/s (bare parse)")
+    for source in sources:
+        path, mb = _repeat_file(source, 4.0)
+        n = sum(1 for _ in extract_file(path))
+        fmt = next(iter(extract_file(path))).source_format
+        ours = best_of(repeat, lambda path=path: sum(1 for _ in extract_file(path)))
+        raw = path.read_bytes()
+        if source.suffix == ".dat":
+            ref = best_of(repeat, lambda raw=raw: [ln.split(b"<>") for ln in raw.splitlines()])
+        else:
+            ref = best_of(repeat, lambda raw=raw: lxml.html.document_fromstring(raw))
+        flag = "" if mb / ours >= 5 else "  <- below 5 MB/s"
+        print(f"{source.name:28s} {fmt:9s} {mb:4.1f} {n:9,d} {mb / ours:12.1f} {mb / ref:14.1f}{flag}")
+
+
+def hostile() -> None:
+    """Seconds taken on the inputs that used to hang the extractor (each about 100 kB or more)."""
+    from moderation.io.readers.html import parse_html
+
+    cases = {
+        "800-space line (scrape)": "本文\n" + " " * 800 + "\n",
+        "100 kB of spaces (scrape)": " " * 100_000,
+        "100 kB of tabs and full-width spaces": "\t\u3000" * 50_000,
+        "100 kB of '>' and ':'": ">:" * 50_000,
+        "100 kB of digits and '/'": "2025/1/1" * 12_500,
+        "page with 1 MB blanked script (html)": "<html><script>" + " " * 1_000_000 + "</script><p>x</p></html>",
+    }
+    print("\nhostile input                              seconds")
+    for name, text in cases.items():
+        fn = parse_html if name.endswith("(html)") else parse_scrape
+        t = best_of(1, lambda fn=fn, text=text: fn(text))
+        print(f"{name:42s} {t:7.3f}")
 
 
 if __name__ == "__main__":

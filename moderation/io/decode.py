@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from pathlib import Path
 
@@ -148,8 +149,16 @@ def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> 
             f"{name}: unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp932 or euc_jp"
         ) from None
     except UnicodeDecodeError as exc:
+        guess = "cp932"
+        if encoding:
+            with contextlib.suppress(ExtractError):
+                guess = detect_encoding(data, name=name)
+        same = guess.replace("-", "_").lower() in (enc.replace("-", "_").lower(), "utf_8_sig")
+        guess = "utf-8" if same else guess
         hint = "pass the right --encoding" if encoding else "pass --encoding"
-        raise ExtractError(f"{name}: cannot decode byte {exc.start} as {enc}; {hint} (e.g. --encoding cp932)") from None
+        raise ExtractError(
+            f"{name}: cannot decode byte {exc.start} as {enc}; {hint} (e.g. --encoding {guess})"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if _BINARY_CONTROL.search(text[:8192]) and len(_BINARY_CONTROL.findall(text[:8192])) > 8:

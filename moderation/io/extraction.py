@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import FIELDS, Comment, ExtractError, Warn
 from .decode import decode, detect_encoding, read_bytes
+from .readers import json_export
+from .readers.json_export import JsonFields
 from .registry import INPUT_FORMATS, ReadLines, detect_format, get_reader, input_formats, path_reader
 from .walk import walk
 
@@ -44,6 +46,8 @@ def extract_file(
     encoding: str | None = None,
     thread: str | None = None,
     warn: Warn | None = None,
+    note: Warn | None = None,
+    json_fields: JsonFields | None = None,
 ) -> Iterator[Comment]:
     """Records from one file. CSV and JSONL are streamed, so memory stays flat.
 
@@ -58,12 +62,17 @@ def extract_file(
     thread : str, optional
         Thread id for records that carry none (default: the file stem).
     warn : callable, optional
-        Called with a one-line message for each row that had to be kept as ``meta``.
+        Called with a one-line message for each row that had to be kept as ``meta``, and
+        when a page's layout was not recognised (its text comes out as ``meta``).
+    note : callable, optional
+        Called with one line naming the reader that read the file (``path: read as futaba``).
+    json_fields : JsonFields, optional
+        Where a ``json`` export keeps each field (:class:`moderation.io.readers.json_export.JsonFields`).
 
     Yields
     ------
     Comment
-        With ``source_format`` set to the format that was read.
+        With ``source_format`` set to the format (for pages, the layout) that was read.
 
     Raises
     ------
@@ -95,10 +104,19 @@ def extract_file(
     if records is None:
         text = decode(read_bytes(path), encoding, name=source)
         fmt = input_format if input_format != "auto" else detect_format(path, text[:65536])
-        records = get_reader(fmt).read(text, thread=thread, source=source, warn=warn)
+        if fmt == json_export.NAME and json_fields is not None:
+            records = json_export.read_json(text, thread=thread, source=source, warn=warn, fields=json_fields)
+        else:
+            records = get_reader(fmt).read(text, thread=thread, source=source, warn=warn)
+    told = False
     for rec in records:
-        rec.source_format = fmt
+        rec.source_format = rec.source_format or fmt
+        if note and not told:
+            note(f"{source}: read as {rec.source_format}")
+            told = True
         yield rec
+    if note and not told:
+        note(f"{source}: read as {fmt} (no records)")
 
 
 def _stream(
@@ -118,6 +136,8 @@ def extract(
     encoding: str | None = None,
     warn: Warn | None = None,
     skip_unreadable_in_dirs: bool = True,
+    note: Warn | None = None,
+    json_fields: JsonFields | None = None,
 ) -> Iterator[Comment]:
     """Records from files and directories, in order.
 
@@ -129,7 +149,7 @@ def extract(
     ----------
     paths : path-like or iterable of path-like
         Files and directories (walked with :func:`moderation.io.walk.walk`).
-    input_format, encoding, warn
+    input_format, encoding, warn, note, json_fields
         As for :func:`extract_file`.
     skip_unreadable_in_dirs : bool
         False makes an unreadable file inside a directory an error too.
@@ -158,7 +178,9 @@ def extract(
         if path.is_dir():
             readable = 0
             for f in walk([path]):
-                records = extract_file(f, input_format=input_format, encoding=encoding, warn=warn)
+                records = extract_file(
+                    f, input_format=input_format, encoding=encoding, warn=warn, note=note, json_fields=json_fields
+                )
                 try:
                     first = next(records, None)  # a file that cannot be read fails here …
                 except ExtractError as exc:
@@ -175,7 +197,9 @@ def extract(
                 raise ExtractError(f"{p}: nothing readable in this directory (no text thread dumps or comment files)")
         else:
             walk([path])  # raises a clear error for a missing path
-            yield from extract_file(path, input_format=input_format, encoding=encoding, warn=warn)
+            yield from extract_file(
+                path, input_format=input_format, encoding=encoding, warn=warn, note=note, json_fields=json_fields
+            )
 
 
 def extract_frame(paths: Iterable[str | os.PathLike] | str | os.PathLike, **kwargs: Any) -> pd.DataFrame:

@@ -28,7 +28,8 @@ A reader is a :class:`Reader`, with:
     decoded file, BOM and leading blanks removed. Must be quick and must not raise.
 ``priority``
     Sniffers run lowest first. Those below :data:`AFTER_EXTENSION` run before the file's
-    extension is looked at (the built-in html, dat and jsonl sniffers use 10, 20, 30), the
+    extension is looked at (the built-in board-page sniffers use 4–8, html, dat, jsonl and json
+    10, 20, 30 and 35), the
     others only for files whose extension names no format (csv's header test).
 ``read_lines(lines, *, thread, source, warn)``, optional
     The same reader over an iterable of lines (line ends kept), for a format that can be
@@ -53,7 +54,7 @@ an ``--input-format`` that is not built in). Built-in readers cannot be replaced
 Examples
 --------
 >>> INPUT_FORMATS
-('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet')
+('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet', '5ch', 'open2ch', 'shitaraba', 'futaba', 'matome', 'json')
 >>> detect_format("thread.txt", "名無し<>sage<>2025/08/01 12:00:00<>本文<>スレ")
 'dat'
 >>> get_reader("csv").extensions
@@ -69,7 +70,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core import Comment, ExtractError, Warn
-from .readers import dat, html, parquet, scrape, tabular
+from .readers import dat, fivech, futaba, html, json_export, matome, open2ch, parquet, scrape, shitaraba, tabular
 
 #: The entry-point group third-party readers are registered under.
 ENTRY_POINT_GROUP = "moderation.readers"
@@ -160,6 +161,13 @@ _BUILTIN: tuple[Reader, ...] = (
         read_lines=tabular.iter_csv,
     ),
     Reader("parquet", parquet.read, extensions=(".parquet", ".pq"), read_path=parquet.read_path),
+    # Board pages: each layout's sniffer looks for its board's markers before the generic html one.
+    Reader(fivech.NAME, fivech.read, sniff=fivech.sniff, priority=8),
+    Reader(open2ch.NAME, open2ch.read, sniff=open2ch.sniff, priority=6),
+    Reader(shitaraba.NAME, shitaraba.read, sniff=shitaraba.sniff, priority=5),
+    Reader(futaba.NAME, futaba.read, sniff=futaba.sniff, priority=4),
+    Reader(matome.NAME, matome.read, sniff=matome.sniff, priority=7),
+    Reader(json_export.NAME, json_export.read, extensions=(".json",), sniff=json_export.sniff, priority=35),
 )
 
 #: ``auto`` and the built-in formats. With readers of other packages installed,

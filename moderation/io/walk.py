@@ -61,6 +61,7 @@ def walk(
                 if f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
                 and f.suffix.lower() in allowed
+                and not f.name.lower().endswith(".expected.json")
             )
             if not found:
                 raise ExtractError(f"{p}: directory has no {describe}")

@@ -5,20 +5,42 @@ from __future__ import annotations
 import click
 
 from ...core import FIELDS, ModerationError
-from ...io import INPUT_FORMATS, extract
+from ...io import extract, input_formats
 from ...io.files import write_csv, write_jsonl
+from ...io.readers.json_export import PRESETS, JsonFields
 from .common import OUTPUT_FORMATS, default_format, output_stream, warn
+
+
+def note(message: str) -> None:
+    """One line on stderr naming the reader a file was read with."""
+    click.echo(f"read: {message}", err=True)
+
+
+def json_mapping(preset: str | None, text: str | None, id_: str | None, parent: str | None, thread: str | None):
+    """The :class:`JsonFields` of the options, or None when none was given."""
+    if not any((preset, text, id_, parent, thread)):
+        return None
+    base = PRESETS[preset] if preset else JsonFields()
+    given = {"text": text, "id": id_, "parent": parent, "thread": thread}
+    return JsonFields(**{**base.__dict__, **{k: v for k, v in given.items() if v}})
 
 
 @click.command("extract")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--input-format",
-    type=click.Choice(INPUT_FORMATS),
+    type=click.Choice(input_formats()),
     default="auto",
     show_default=True,
     help="How to read the inputs; auto picks from content and extension.",
 )
+@click.option(
+    "--json-preset", type=click.Choice(sorted(PRESETS)), default=None, help="Field mapping of a known JSON export."
+)
+@click.option("--text-field", default=None, help="JSON key of a comment's text (default: text).")
+@click.option("--id-field", default=None, help="JSON key of a comment's id (default: id).")
+@click.option("--parent-field", default=None, help="JSON key of the id a comment answers (default: parent_id).")
+@click.option("--thread-field", default=None, help="JSON key of a comment's thread id (default: thread).")
 @click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect UTF-8, CP932, EUC-JP).")
 @click.option(
     "--format",
@@ -28,11 +50,13 @@ from .common import OUTPUT_FORMATS, default_format, output_stream, warn
     help="Output format (default: table on a terminal, jsonl otherwise; parquet needs --out).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
-def extract_cmd(paths, input_format, encoding, fmt, out):
+def extract_cmd(paths, input_format, json_preset, text_field, id_field, parent_field, thread_field, encoding, fmt, out):
     """Split thread dumps into one clean record per post.
 
-    PATHS are files or directories (walked): scraped page text, 2ch/5ch .dat, saved
-    HTML thread pages, or CSV/JSONL comments with a `text` column.
+    PATHS are files or directories (walked): scraped page text, .dat threads (2ch/5ch,
+    bbspink, shitaraba, machi), saved thread pages (5ch, open2ch, shitaraba, futaba, matome
+    blogs), CSV/JSONL comments with a `text` column, or JSON comment exports. The reader
+    used for each file is named on stderr.
 
     Example:
 
@@ -41,7 +65,10 @@ def extract_cmd(paths, input_format, encoding, fmt, out):
     fmt = fmt or default_format(out)
     if fmt == "parquet" and out in (None, "-"):
         raise click.UsageError("--format parquet needs --out FILE")
-    records = extract(paths, input_format=input_format, encoding=encoding, warn=warn)
+    json_fields = json_mapping(json_preset, text_field, id_field, parent_field, thread_field)
+    records = extract(
+        paths, input_format=input_format, encoding=encoding, warn=warn, note=note, json_fields=json_fields
+    )
     try:
         if fmt == "parquet":
             from ...io.parquet import write_parquet

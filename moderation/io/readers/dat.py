@@ -1,4 +1,6 @@
-"""2ch/5ch ``.dat`` threads: one post per line, ``name<>mail<>date ID<>body<>title``.
+"""``.dat`` threads: one post per line, in the dialects of 2ch/5ch, 0ch/ex0ch and bbspink
+(``name<>mail<>date ID<>body<>title``) and of shitaraba/JBBS and machi, which put the post
+number first (``no<>name<>mail<>date<>body<>title<>ID``).
 
 Examples
 --------
@@ -9,8 +11,10 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ...core import Comment, Warn
 from ..board_text import (
@@ -24,8 +28,6 @@ from ..board_text import (
     strip_span,
 )
 
-_DAT_LINE = re.compile(r"^[^\n]*<>[^\n]*<>[^\n]*<>[^\n]*<>", re.M)
-
 
 def sniff(sample: str) -> bool:
     """Whether the start of a file reads as a ``.dat`` thread: at least half of its first
@@ -37,15 +39,103 @@ def sniff(sample: str) -> bool:
     (True, False)
     """
     lines = head_lines(sample)
-    return bool(lines) and sum(bool(_DAT_LINE.match(ln)) for ln in lines) >= max(1, len(lines) // 2)
+    return bool(lines) and sum(ln.count("<>") >= 4 for ln in lines) >= max(1, len(lines) // 2)
 
 
-def parse_dat(text: str, *, thread: str = "thread", source: str = "") -> list[Comment]:
-    """Read a 2ch/5ch ``.dat`` thread: ``name<>mail<>date ID<>body<>title`` per line.
+@dataclass(frozen=True)
+class Dialect:
+    """Where a dialect of ``.dat`` keeps each field of a record.
 
-    Line *n* is post *n*; ``あぼーん`` lines are deleted posts; the first line's last field
-    is the thread title (its own ``title`` record). A line that is not in the format
-    comes out as a ``meta`` record, never lost.
+    Parameters
+    ----------
+    name : str
+        ``2ch`` (2ch/5ch, 0ch/ex0ch, bbspink: ``name<>mail<>date ID<>body<>title``) or
+        ``numbered`` (shitaraba/JBBS ``no<>name<>mail<>date<>body<>title<>ID`` and machi
+        ``no<>name<>mail<>date ID<>body<>title``).
+    separators : int
+        The ``<>`` a complete record has at least.
+    """
+
+    name: str
+    separators: int
+    numbered: bool
+
+
+DAT_2CH = Dialect("2ch", 4, numbered=False)
+DAT_NUMBERED = Dialect("numbered", 5, numbered=True)
+_NUMBERED_HEAD = re.compile(r"(\d{1,7})<>")
+
+
+def detect_dialect(lines: list[str]) -> Dialect:
+    """The dialect of a ``.dat`` from its records: numbered when most start with a post
+    number and have the six or seven fields of shitaraba and machi, in rising order.
+
+    Examples
+    --------
+    >>> detect_dialect(["1<>名無し<>sage<>2011/10/21(金) 12:00:00<>本文<>スレ<>abc"]).name
+    'numbered'
+    >>> detect_dialect(["1<>sage<>2025/08/01 12:00<>本文<>スレ"]).name
+    '2ch'
+    """
+    numbers = []
+    records = [ln for ln in lines if ln.strip()][:50]
+    for ln in records:
+        m = _NUMBERED_HEAD.match(ln)
+        if m and ln.count("<>") >= DAT_NUMBERED.separators:
+            numbers.append(int(m.group(1)))
+    rising = all(a < b for a, b in itertools.pairwise(numbers))
+    return DAT_NUMBERED if records and len(numbers) * 2 > len(records) and rising else DAT_2CH
+
+
+def _is_deleted(name: str, date: str, body_text: str) -> bool:
+    """A deleted post as the dialects mark it: ``あぼーん`` (2ch), ``うふ～ん`` and ``ID:DELETED``
+    (bbspink), ``＜削除＞`` (shitaraba), or a deletion notice as the whole body."""
+    if is_deletion_notice(body_text):
+        return True
+    for mark in ("あぼーん", "うふ～ん", "うふ〜ん", "＜削除＞"):
+        if mark in name and mark in date:
+            return True
+    return "ID:DELETED" in date and not body_text.strip("　 ")
+
+
+def _physical_records(text: str, dialect: Dialect) -> list[tuple[int, int, int]]:
+    """``(start, end, physical line number)`` of each record; a record broken across two
+    lines is rejoined when each half lacks separators and together they have exactly enough."""
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        lines.append((pos, pos + len(line)))
+        pos += len(line)
+    out: list[tuple[int, int, int]] = []
+    need = dialect.separators
+    k = 0
+    while k < len(lines):
+        a, b = lines[k]
+        count = text.count("<>", a, b)
+        if 0 < count < need and k + 1 < len(lines):
+            a2, b2 = lines[k + 1]
+            count2 = text.count("<>", a2, b2)
+            starts_record = bool(_NUMBERED_HEAD.match(text, a2)) if dialect.numbered else False
+            if 0 < count2 < need and count + count2 in (need, need + 1, need + 2) and not starts_record:
+                out.append((a, b2, k + 1))
+                k += 2
+                continue
+        out.append((a, b, k + 1))
+        k += 1
+    return out
+
+
+def parse_dat(
+    text: str, *, thread: str = "thread", source: str = "", warn: Warn | None = None, dialect: Dialect | None = None
+) -> list[Comment]:
+    """Read a ``.dat`` thread in any of its dialects (see :class:`Dialect`).
+
+    In 2ch/5ch dats line *n* is post *n*; numbered dats (shitaraba, machi) give each post's
+    number, and gaps stay gaps. Deleted posts (``あぼーん``, ``うふ～ん``, ``ID:DELETED``,
+    ``＜削除＞``) are flagged with empty text. The first record's title field is the thread
+    title (its own ``title`` record). A record broken across two lines is rejoined when that is
+    unambiguous; any other line that is not in the format comes out as a ``meta`` record,
+    never lost.
 
     Parameters
     ----------
@@ -53,6 +143,10 @@ def parse_dat(text: str, *, thread: str = "thread", source: str = "") -> list[Co
         The decoded file.
     thread, source : str
         Thread id and source path written into every record.
+    warn : callable, optional
+        Told about each line kept as ``meta``.
+    dialect : Dialect, optional
+        Default: detected from the content (:func:`detect_dialect`).
 
     Returns
     -------
@@ -63,40 +157,65 @@ def parse_dat(text: str, *, thread: str = "thread", source: str = "") -> list[Co
     >>> recs = parse_dat("名無し<>sage<>2025/08/01(金) 12:00:00.00 ID:ab<> 本文 <br> 二行目 <>スレ\\n")
     >>> [(r.kind, r.no, r.text) for r in recs]
     [('title', None, 'スレ'), ('comment', 1, '本文\\n二行目')]
+    >>> gone = "<>".join(["＜削除＞"] * 4)
+    >>> recs = parse_dat(f"1<>名無し<><>11/10/21(金) 12:00:00<>一<>スレ<>ab\\n3<>{gone}<><>\\n")
+    >>> [(r.no, r.deleted, r.posted_at) for r in recs if r.kind == "comment"]
+    [(1, False, '2011-10-21T12:00:00'), (3, True, None)]
     """
+    dialect = dialect or detect_dialect(text[:65536].splitlines())
     records: list[Comment] = []
     seen: dict = {}
-    pos = 0
-    for no, line in enumerate(text.splitlines(keepends=True), start=1):
-        start, end = strip_span(text, pos, pos + len(line))
-        pos += len(line)
+    rejoined = 0
+    for start, end, line_no in _physical_records(text, dialect):
+        start, end = strip_span(text, start, end)
         if start >= end:
             continue
         raw = text[start:end]
         fields = raw.split("<>")
-        if len(fields) < 4:
-            records.append(
-                Comment(thread, stable_id(thread, "meta", raw, seen), no, "meta", raw, span=(start, end), source=source)
-            )
-            continue
-        name, _mail, date, body = fields[0], fields[1], fields[2], fields[3]
-        title = fields[4].strip() if len(fields) > 4 else ""
-        if no == 1 and title:
-            t = html_to_text(title)
-            tstart = start + raw.rfind(fields[4])
+        if dialect.numbered:
+            num = _NUMBERED_HEAD.match(raw)
+            ok = num is not None and len(fields) >= 5
+        else:
+            num = None
+            ok = len(fields) >= 4
+        if not ok:
+            if warn:
+                warn(f"{source or thread}: line {line_no} is not a {dialect.name} .dat record; kept as meta")
             records.append(
                 Comment(
-                    thread,
-                    stable_id(thread, "title", t, seen),
-                    None,
-                    "title",
-                    t,
-                    span=strip_span(text, tstart, tstart + len(fields[4])),
-                    source=source,
+                    thread, stable_id(thread, "meta", raw, seen), None, "meta", raw, span=(start, end), source=source
                 )
             )
-        deleted = ("あぼーん" in name and "あぼーん" in date) or is_deletion_notice(html_to_text(body))
-        reply_to, body_text = reply_numbers(html_to_text(body))
+            continue
+        if num is not None:
+            no = int(num.group(1))
+            fields = fields[1:]
+        else:
+            no = line_no - rejoined
+        if "\n" in raw:  # a record rejoined from two lines: the break was a line of its body
+            rejoined += 1
+            fields = raw.replace("\r\n", "<br>").replace("\n", "<br>").split("<>")[1 if num else 0 :]
+        name, _mail, date, body = fields[0], fields[1], fields[2], fields[3]
+        title_field = fields[4] if len(fields) > 4 else ""
+        if not records or all(r.kind == "meta" for r in records):
+            t = html_to_text(title_field).replace("\n", " ")
+            if t:
+                found = title_field in raw
+                tstart = start + raw.rfind(title_field) if found else start
+                records.append(
+                    Comment(
+                        thread,
+                        stable_id(thread, "title", t, seen),
+                        None,
+                        "title",
+                        t,
+                        span=strip_span(text, tstart, tstart + len(title_field)) if found else (start, end),
+                        source=source,
+                    )
+                )
+        body_text = html_to_text(body)
+        deleted = _is_deleted(name, date, body_text)
+        reply_to, body_text = reply_numbers(body_text)
         if deleted:
             reply_to, body_text = [], ""
         author = html_to_text(name) or None
@@ -120,5 +239,5 @@ def parse_dat(text: str, *, thread: str = "thread", source: str = "") -> list[Co
 
 
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
-    """The reader's entry in :mod:`moderation.io.registry`: :func:`parse_dat` (``warn`` is unused)."""
-    return parse_dat(text, thread=thread, source=source)
+    """The reader's entry in :mod:`moderation.io.registry`: :func:`parse_dat`."""
+    return parse_dat(text, thread=thread, source=source, warn=warn)

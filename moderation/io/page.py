@@ -1,0 +1,388 @@
+"""Saved thread pages as a parsed tree, shared by the page readers (5ch, open2ch, shitaraba,
+futaba, matome blogs and the generic ``html`` reader).
+
+Pages are parsed with lxml (libxml2's HTML parser: linear, forgiving of the unclosed
+``<dt>``/``<dd>`` of old boards). lxml knows each element's source line but not its column,
+so :meth:`Page.offset` finds an element's start tag in the source by counting the start tags
+of its name on that line; script, style and comment blocks are blanked first (same length),
+so tags quoted inside them are not counted. Spans therefore stay offsets into the page.
+
+Examples
+--------
+>>> page = Page('<title>スレ</title><div class="m">本文<br>二行目</div>')
+>>> el = page.root.xpath("//div")[0]
+>>> page.inner_text(el), page.text[page.offset(el):page.offset(el) + 4]
+('本文\\n二行目', '<div')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..core import Comment, ExtractError, Warn
+from .board_text import (
+    TAG,
+    URL_RE,
+    html_to_text,
+    is_deletion_notice,
+    iso_time,
+    reply_numbers,
+    stable_id,
+    strip_span,
+)
+
+_RAW_BLOCK = re.compile(r"<(script|style|noscript|textarea)\b|<!--", re.I)
+_SITE_SEPARATORS = (" - ", "-", "|", "｜", "–", "—", " : ", " ： ")
+_SITE_WORDS: tuple[str, ...] = (
+    "ちゃんねる",
+    "ch",
+    "掲示板",
+    "BBS",
+    "bbs",
+    "＠ふたば",
+    "@ふたば",
+    "ふたちゃ",
+    "したらば",
+)
+_SITE_WORDS += ("まとめ", "速報", "ブログ", "blog")
+_BLOCK_TAGS = frozenset(
+    [
+        "br",
+        "p",
+        "div",
+        "dd",
+        "dt",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "article",
+        "section",
+        "header",
+        "footer",
+    ]
+)
+
+
+def blank_raw_blocks(text: str) -> str:
+    """``text`` with script, style, noscript, textarea and comment blocks replaced by spaces
+    (line breaks kept), found with ``str.find``: linear even when a block is never closed.
+
+    Examples
+    --------
+    >>> page = "a<script>x='<div>'</script>b<!-- c -->d"
+    >>> blank_raw_blocks(page).split(), len(blank_raw_blocks(page)) == len(page)
+    (['a', 'b', 'd'], True)
+    """
+    low = text.lower()
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _RAW_BLOCK.search(low, pos)
+        if m is None:
+            break
+        closer = "-->" if m.group(0) == "<!--" else f"</{m.group(1).lower()}"
+        end = low.find(closer, m.end())
+        end = len(text) if end < 0 else low.find(">", end) + 1 or len(text)
+        out.append(text[pos : m.start()])
+        out.append(re.sub(r"[^\n]", " ", text[m.start() : end]))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def looks_like_page(sample: str) -> bool:
+    """Whether the start of a file is an HTML page (a doctype, ``<html>``, a ``<body>``, or post
+    blocks with line breaks) rather than a ``.dat`` whose bodies hold links and ``<br>``.
+
+    Examples
+    --------
+    >>> looks_like_page("<!DOCTYPE html><html>"), looks_like_page("<dl><dt>1</dt><dd>本文<br>二行目")
+    (True, True)
+    >>> looks_like_page('名無し<>sage<>2025/08/01<> <a href="../test/read.cgi/x/1/">&gt;&gt;1</a><br>本文 <>スレ')
+    False
+    """
+    head = sample[:2048]
+    low = head.lower()
+    if low.startswith("<!doctype html") or low.startswith("<html"):
+        return True
+    lines = [ln for ln in sample[:16384].splitlines()[:20] if ln.strip()]
+    if lines and sum(ln.count("<>") >= 4 for ln in lines) * 2 >= len(lines):
+        return False
+    return bool(("<body" in low and "</" in low) or (re.search(r"<(?:dl|dt|dd|div)\b", low) and "<br" in low))
+
+
+def has_class(el, name: str) -> bool:
+    """Whether the element's ``class`` attribute has the token ``name``."""
+    return name in (el.get("class") or "").split()
+
+
+def xpath_class(name: str) -> str:
+    """An XPath test for an element whose ``class`` has the token ``name``."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+class Page:
+    """A decoded page parsed once: the tree, source offsets of elements, and their text.
+
+    Parameters
+    ----------
+    text : str
+        The decoded page.
+
+    Raises
+    ------
+    ExtractError
+        When lxml is not installed or the page has no elements at all.
+    """
+
+    def __init__(self, text: str):
+        try:
+            from lxml import etree
+        except ImportError:  # pragma: no cover - lxml is a dependency
+            raise ExtractError("reading HTML pages needs lxml: pip install lxml") from None
+        self.text = text
+        self.blanked = blank_raw_blocks(text)
+        head = self.blanked.lstrip()
+        if head.startswith("<?xml"):  # lxml refuses a str with an encoding declaration
+            at = len(self.blanked) - len(head)
+            close = self.blanked.find("?>", at)
+            close = len(self.blanked) if close < 0 else close + 2
+            self.blanked = self.blanked[:at] + " " * (close - at) + self.blanked[close:]
+        parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, recover=True)
+        root = etree.fromstring(self.blanked, parser) if self.blanked.strip() else None
+        if root is None:
+            root = etree.fromstring("<html><body></body></html>", parser)
+        self.root = root
+        self._line_starts = [0]
+        for m in re.finditer("\n", text):
+            self._line_starts.append(m.end())
+        self._index: dict = {}
+        self._tag_offsets: dict[tuple[int, str], list[int]] = {}
+        counts: dict[tuple[int, str], int] = {}
+        for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            key = (el.sourceline or 0, el.tag.lower())
+            self._index[el] = counts.get(key, 0)
+            counts[key] = self._index[el] + 1
+
+    # ---------------------------------------------------------------- offsets
+
+    def offset(self, el) -> int:
+        """Offset of the element's start tag in the page (the start of its line if not found)."""
+        line = el.sourceline or 0
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if not line or not tag or line > len(self._line_starts):
+            return 0
+        key = (line, tag)
+        found = self._tag_offsets.get(key)
+        if found is None:
+            start = self._line_starts[line - 1]
+            end = self._line_starts[line] if line < len(self._line_starts) else len(self.text)
+            pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
+            found = [m.start() for m in pattern.finditer(self.blanked, start, end)]
+            self._tag_offsets[key] = found
+        k = self._index.get(el, 0)
+        return found[k] if k < len(found) else self._line_starts[line - 1]
+
+    def end(self, el) -> int:
+        """Where the element ends, approximately: the start of the next element after it."""
+        node = el
+        while node is not None:
+            nxt = node.getnext()
+            while nxt is not None and not isinstance(nxt.tag, str):
+                nxt = nxt.getnext()
+            if nxt is not None:
+                return self.offset(nxt)
+            node = node.getparent()
+        return len(self.text)
+
+    def span(self, el, end_el=None) -> tuple[int, int]:
+        """``[start, end)`` of an element (through ``end_el`` when given), blanks stripped."""
+        start = self.offset(el)
+        end = self.end(end_el if end_el is not None else el)
+        return strip_span(self.text, start, max(start, end))
+
+    # ---------------------------------------------------------------- text
+
+    def inner_html(self, el) -> str:
+        """The element's content as HTML (its own tags excluded)."""
+        from lxml import etree
+
+        parts = [_escape(el.text or "")]
+        for child in el:
+            if isinstance(child.tag, str):
+                parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
+            else:
+                parts.append(_escape(child.tail or ""))
+        return "".join(parts)
+
+    def inner_text(self, el) -> str:
+        """The element's text as a post body: ``<br>`` as line breaks, entities decoded, lines stripped."""
+        return html_to_text(self.inner_html(el))
+
+    def flat_text(self, el) -> str:
+        """The element's text on one line (for headers: number, name, date)."""
+        return " ".join(self.inner_text(el).split())
+
+    def xpath(self, path: str) -> list:
+        """Elements the XPath selects (comments and other non-elements left out)."""
+        return [el for el in self.root.xpath(path) if isinstance(getattr(el, "tag", None), str)]
+
+    def title(self, paths: tuple[str, ...] = ("//h1", "//title")) -> tuple[str, tuple[int, int]] | None:
+        """The thread title (``<h1>``, else ``<title>`` without the site's name) and its span."""
+        for path in paths:
+            for el in self.xpath(path):
+                t = site_suffix_removed(self.flat_text(el))
+                if t:
+                    return t, self.span(el)
+        return None
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def site_suffix_removed(title: str) -> str:
+    """A page title without the board's name after a separator (linear: one split).
+
+    Examples
+    --------
+    >>> site_suffix_removed("スレタイ - おーぷん2ちゃんねる"), site_suffix_removed("A - B")
+    ('スレタイ', 'A - B')
+    """
+    title = title.strip()
+    cut = max(title.rfind(sep) for sep in _SITE_SEPARATORS)
+    if cut > 0 and any(word in title[cut:] for word in _SITE_WORDS):
+        return title[:cut].strip()
+    return title
+
+
+# --------------------------------------------------------------------------- posts to records
+
+
+@dataclass
+class Post:
+    """One post as a page reader found it, before it becomes a :class:`~moderation.core.Comment`."""
+
+    span: tuple[int, int]
+    head: str  # number, name, date and ID as one line of text
+    body: str  # the post's text (entities decoded, line breaks kept)
+    no: int | None = None
+    author: str | None = None
+    date: str | None = None  # the date as the page shows it (parsed with iso_time)
+    deleted: bool = False
+    extra_urls: list[str] = field(default_factory=list)
+
+
+_LEADING_NUMBER = re.compile(r"\d{1,7}")
+
+
+def leading_number(text: str) -> int | None:
+    """The post number a header starts with (``12 ：名無し：…`` → 12)."""
+    m = _LEADING_NUMBER.match(text.lstrip())
+    return int(m.group(0)) if m else None
+
+
+def head_author(head: str) -> str | None:
+    """The name in a ``N ：name：date`` header (between the first two colons)."""
+    parts = re.split(r"[：:]", head, maxsplit=2)
+    return parts[1].strip() or None if len(parts) > 2 else None
+
+
+def records(
+    page: Page,
+    posts: Iterable[Post],
+    *,
+    thread: str,
+    source: str,
+    fmt: str,
+    title_paths: tuple[str, ...] = ("//h1", "//title"),
+) -> list[Comment]:
+    """The title record (when the page has one) and one ``comment`` record per post."""
+    seen: dict = {}
+    out: list[Comment] = []
+    found = page.title(title_paths)
+    if found:
+        t, span = found
+        out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
+    for post in posts:
+        deleted = post.deleted or is_deletion_notice(post.body)
+        if not deleted and "あぼーん" in post.head and not iso_time(post.head):
+            deleted = True
+        reply_to, body = reply_numbers(post.body)
+        if deleted:
+            reply_to, body = [], ""
+        date_text = post.date if post.date is not None else post.head
+        out.append(
+            Comment(
+                thread,
+                stable_id(thread, "comment", body or post.head, seen),
+                post.no,
+                "comment",
+                body,
+                reply_to=reply_to,
+                deleted=deleted,
+                author=None if deleted else (post.author or None),
+                posted_at=None if deleted else iso_time(date_text),
+                urls=URL_RE.findall(body) + post.extra_urls,
+                span=post.span,
+                source=source,
+            )
+        )
+    for rec in out:
+        rec.source_format = fmt
+    return out
+
+
+def meta_records(page: Page, *, thread: str, source: str, warn: Warn | None, fmt: str = "html") -> list[Comment]:
+    """A page no reader recognises: its title, and each line of its text as a ``meta`` record.
+
+    Never ``comment``: menus, navigation and ads are what such a page is mostly made of, and
+    the extractor cannot tell its posts from them. Tags are blanked to the same length (a line
+    break for block tags), so spans are offsets into the page.
+    """
+    if warn:
+        warn(f"{source or thread}: no reader recognises this page's layout; its text is kept as meta records")
+    seen: dict = {}
+    out: list[Comment] = []
+    found = page.title()
+    if found:
+        t, span = found
+        out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
+    body_start = 0
+    for el in page.xpath("//body"):
+        body_start = page.offset(el)
+        break
+    plain = TAG.sub(
+        lambda m: "\n" + " " * (len(m.group(0)) - 1) if _is_block_tag(m.group(0)) else "\ue000" * len(m.group(0)),
+        page.blanked,
+    )
+    pos = 0
+    for line in plain.splitlines(keepends=True):
+        start, end = strip_span(plain, pos, pos + len(line))
+        pos += len(line)
+        if start >= end or start < body_start:
+            continue
+        text = html_to_text(plain[start:end].replace("\ue000", "")).replace("\n", " ").strip()
+        if not text:
+            continue
+        out.append(
+            Comment(thread, stable_id(thread, "meta", text, seen), None, "meta", text, span=(start, end), source=source)
+        )
+    for rec in out:
+        rec.source_format = fmt
+    return out
+
+
+def _is_block_tag(tag: str) -> bool:
+    name = tag[1:].lstrip("/").split(None, 1)[0].rstrip("/>").lower() if len(tag) > 2 else ""
+    return name in _BLOCK_TAGS

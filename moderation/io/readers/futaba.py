@@ -1,0 +1,122 @@
+"""Futaba (ふたば☆ちゃんねる, 2chan.net) thread pages and their clones.
+
+The opening post sits in ``div.thre`` (or directly in the delete form on older pages), each
+reply in a ``<table><td class="rtd">``; the header gives the name (``span.cnm`` or after
+``Name``), the date with a two-digit year (``25/11/08(土)13:42:53``) and the post number
+``No.1364612084``, which is the post's ``no``. The body is the ``<blockquote>``; quoted
+lines (``>…``) are part of it. Replies hidden as deleted (``table.deleted``) are flagged.
+
+Examples
+--------
+>>> page = '<title>スレ - 二次元裏＠ふたば</title><div class="thre">Name<span class="cnm">としあき</span>'
+>>> page += '<span class="cnw">25/11/08(土)13:42:53</span><span class="cno">No.100</span>'
+>>> page += '<blockquote>立てた</blockquote>'
+>>> page += '<table><tr><td class="rtd">Name としあき 25/11/08(土)13:43:10 No.101<blockquote>'
+>>> page += '<font>&gt;立てた</font><br>乙</blockquote></td></tr></table></div>'
+>>> [(r.kind, r.no, r.author, r.posted_at, r.text) for r in read(page, thread="t", source="")]
+... # doctest: +NORMALIZE_WHITESPACE
+[('title', None, None, None, 'スレ'), ('comment', 100, 'としあき', '2025-11-08T13:42:53', '立てた'),
+ ('comment', 101, 'としあき', '2025-11-08T13:43:10', '>立てた\\n乙')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ...core import Comment, Warn
+from ..board_text import html_to_text
+from ..page import Page, Post, has_class, looks_like_page, meta_records, records, xpath_class
+
+NAME = "futaba"
+_MARKERS = ("2chan.net", "futaba.php", 'class="thre"', "class=thre", 'class="cnw"', "class=rtd", 'class="rtd"')
+_NUMBER = re.compile(r"No\.\s?(\d{1,12})")
+_DATE = re.compile(r"\d{2,4}/\d{1,2}/\d{1,2}")
+_STOP = frozenset({"table", "hr", "blockquote", "form"})
+
+
+def sniff(sample: str) -> bool:
+    """Whether a page is a futaba thread page.
+
+    Examples
+    --------
+    >>> sniff('<html><form action="futaba.php?guid=on">'), sniff("<html>")
+    (True, False)
+    """
+    low = sample.lower()
+    return looks_like_page(sample) and any(marker in low for marker in _MARKERS)
+
+
+def _head_html(page: Page, parent, quote) -> tuple[str, object]:
+    """HTML before ``quote`` inside ``parent`` (back to a table, rule or earlier post) and
+    the first element of it (for the span)."""
+    from lxml import etree
+
+    parts: list[str] = []
+    first = quote
+    node = quote.getprevious()
+    while node is not None:
+        if isinstance(node.tag, str) and node.tag.lower() in _STOP:
+            parts.append(_escape(node.tail or ""))
+            break
+        if isinstance(node.tag, str):
+            parts.append(etree.tostring(node, encoding="unicode", method="html", with_tail=True))
+            first = node
+        node = node.getprevious()
+    else:
+        parts.append(_escape(parent.text or ""))
+    return "".join(reversed(parts)), first
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _author(page: Page, container, head: str, date_at: int) -> str | None:
+    names = container.xpath(f".//*[{xpath_class('cnm')}]")
+    if names:
+        return page.flat_text(names[0]) or None
+    at = head.find("Name")
+    if at < 0 or date_at <= at:
+        return None
+    return head[at + 4 : date_at].strip() or None
+
+
+def posts(page: Page) -> list[Post]:
+    """The opening post and the replies of a futaba thread page."""
+    out: list[Post] = []
+    for quote in page.xpath("//blockquote"):
+        parent = quote.getparent()
+        if parent is None:
+            continue
+        cell = next((a for a in quote.iterancestors() if a.tag == "td"), None)
+        head_html, first = _head_html(page, parent, quote)
+        head = " ".join(html_to_text(head_html).split())
+        numbers = list(_NUMBER.finditer(head))
+        if not numbers:
+            continue  # a quotation somewhere else on the page, not a post
+        date = _DATE.search(head)
+        table = next((a for a in quote.iterancestors() if a.tag == "table"), None)
+        deleted = bool(cell is not None and table is not None and has_class(table, "deleted"))
+        span = page.span(cell) if cell is not None else page.span(first, quote)
+        out.append(
+            Post(
+                span=span,
+                head=head,
+                body=page.inner_text(quote),
+                no=int(numbers[-1].group(1)),
+                author=_author(page, cell if cell is not None else parent, head, date.start() if date else -1),
+                date=head[date.start() :] if date else "",
+                deleted=deleted,
+            )
+        )
+    return out
+
+
+def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
+    """The reader's entry in :mod:`moderation.io.registry`."""
+    page = Page(text)
+    found = posts(page)
+    if not found:
+        return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+    return records(page, found, thread=thread, source=source, fmt=NAME)
