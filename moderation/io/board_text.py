@@ -242,6 +242,8 @@ def clean_lines(text: str) -> str:
     >>> clean_lines("\n 一行目 \r\n\n 三行目\n\n")
     '一行目\n\n三行目'
     """
+    if "\n" not in text and "\r" not in text:  # one line: the common case, done without a list
+        return text.strip()
     lines = [line.strip() for line in text.replace("\r", "").split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
@@ -277,6 +279,8 @@ def html_to_text(fragment: str) -> str:
     >>> html_to_text(' <a href="x">&gt;&gt;1</a> 本文 <br> 二行目 ')
     '>>1 本文\\n二行目'
     """
+    if "<" not in fragment and "&" not in fragment:  # plain text: nothing to parse
+        return clean_lines(fragment)
     # Split at <br> and strip the pieces rather than matching the blanks around each
     # <br> in the pattern: a long run of blanks would make that quadratic.
     fragment = "\n".join(piece.strip() for piece in _BR.split(fragment))

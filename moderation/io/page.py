@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -164,15 +165,21 @@ class Page:
         self._line_starts = [0]
         for m in re.finditer("\n", text):
             self._line_starts.append(m.end())
+        # Position of an element among the start tags of its name on its line; counted per
+        # tag name on first use (a page reader looks up a handful of names).
         self._index: dict = {}
+        self._indexed: set[str] = set()
         self._tag_offsets: dict[tuple[int, str], list[int]] = {}
-        counts: dict[tuple[int, str], int] = {}
-        for el in root.iter():
-            if not isinstance(el.tag, str):
-                continue
-            key = (el.sourceline or 0, el.tag.lower())
-            self._index[el] = counts.get(key, 0)
-            counts[key] = self._index[el] + 1
+
+    def _position(self, el, tag: str) -> int:
+        if tag not in self._indexed:
+            counts: dict[int, int] = {}
+            for same in self.root.iter(tag):  # libxml2's HTML parser lower-cases names
+                line = same.sourceline or 0
+                self._index[same] = counts.get(line, 0)
+                counts[line] = self._index[same] + 1
+            self._indexed.add(tag)
+        return self._index.get(el, 0)
 
     # ---------------------------------------------------------------- offsets
 
@@ -190,7 +197,7 @@ class Page:
             pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
             found = [m.start() for m in pattern.finditer(self.blanked, start, end)]
             self._tag_offsets[key] = found
-        k = self._index.get(el, 0)
+        k = self._position(el, tag)
         return found[k] if k < len(found) else self._line_starts[line - 1]
 
     def end(self, el) -> int:
@@ -215,12 +222,10 @@ class Page:
 
     def inner_html(self, el) -> str:
         """The element's content as HTML (its own tags excluded)."""
-        from lxml import etree
-
         parts = [_escape(el.text or "")]
         for child in el:
             if isinstance(child.tag, str):
-                parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
+                parts.append(_tostring(child))
             else:
                 parts.append(_escape(child.tail or ""))
         return "".join(parts)
@@ -245,6 +250,14 @@ class Page:
                 if t:
                     return t, self.span(el)
         return None
+
+
+def _tostring(el) -> str:
+    from lxml import etree
+
+    global _tostring
+    _tostring = functools.partial(etree.tostring, encoding="unicode", method="html", with_tail=True)
+    return _tostring(el)
 
 
 def _escape(text: str) -> str:

@@ -26,7 +26,6 @@ from ..page import Page, Post, head_author, leading_number, looks_like_page, met
 NAME = "5ch"
 _MARKERS = ("5ch.net", "2ch.net", "bbspink.com", "2ch.sc", "machi.to", "post-content", "read.cgi")
 _POST = f"//*[(self::div or self::article) and {xpath_class('post')}]"
-_BODY = f".//*[{xpath_class('post-content')} or {xpath_class('message')}]"
 
 
 def sniff(sample: str) -> bool:
@@ -41,12 +40,29 @@ def sniff(sample: str) -> bool:
     return looks_like_page(sample) and any(marker in low for marker in _MARKERS) and "open2ch" not in low
 
 
-def _first(el, classes: tuple[str, ...]):
-    for name in classes:
-        found = el.xpath(f".//*[{xpath_class(name)}]")
-        if found:
-            return found[0]
-    return None
+# The class names of a post's parts, in the order each part is looked for.
+_PARTS = {
+    "no": ("number", "postid"),
+    "name": ("postusername", "name"),
+    "date": ("date",),
+    "uid": ("uid",),
+    "body": ("post-content", "message"),
+}
+
+
+def _parts(el) -> dict:
+    """The first descendant of ``el`` with each part's class (one pass over the post)."""
+    found: dict = {}
+    for d in el.iterdescendants():
+        classes = d.get("class")
+        if not classes:
+            continue
+        names = classes.split()
+        for key, wanted in _PARTS.items():
+            for rank, name in enumerate(wanted):
+                if name in names and (key not in found or found[key][0] > rank):
+                    found[key] = (rank, d)
+    return {key: d for key, (_rank, d) in found.items()}
 
 
 def div_posts(page: Page) -> list[Post]:
@@ -56,21 +72,12 @@ def div_posts(page: Page) -> list[Post]:
     for el in page.xpath(_POST):
         if any(a in taken for a in el.iterancestors()):
             continue
-        bodies = el.xpath(_BODY)
-        if not bodies:
+        parts = _parts(el)
+        body = parts.pop("body", None)
+        if body is None:
             continue
         taken.add(el)
-        body = bodies[0]
-        parts = {
-            key: _first(el, classes)
-            for key, classes in (
-                ("no", ("number", "postid")),
-                ("name", ("postusername", "name")),
-                ("date", ("date",)),
-                ("uid", ("uid",)),
-            )
-        }
-        texts = {key: page.flat_text(part) if part is not None else "" for key, part in parts.items()}
+        texts = {key: page.flat_text(parts[key]) if key in parts else "" for key in ("no", "name", "date", "uid")}
         no = leading_number(texts["no"])
         if no is None:
             no = leading_number(el.get("data-id") or el.get("id") or "")
