@@ -79,7 +79,7 @@ class WebTool:
 
     def stop(self) -> str:
         self.proc.send_signal(2)  # Ctrl-C
-        return self.proc.communicate(timeout=20)[1]
+        return self.proc.communicate(timeout=90)[1]  # generous: CI machines can be loaded
 
 
 def open_page(browser, url: str, annotator: str):
