@@ -57,7 +57,7 @@ from .labels.datasets import CREDITS, korean_threads, load_en, load_ja, load_ko
 from .ml.artifacts import check_output_dir, save_model
 from .ml.calibration import platt, ranking_metrics, threshold_metrics
 from .ml.estimator import ModerationModel
-from .ml.selfsup import thread_pairs, threads_from_rows
+from .ml.selfsup import thread_pairs, threads_from_records, threads_from_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Rows the thresholds of ``slur`` and ``delete`` are chosen on: real Japanese text.
@@ -82,17 +82,7 @@ def _columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 def japanese_threads(root: Path = ROOT) -> dict[str, dict]:
     """The fixture and seed threads, extracted: title, pasted articles and comments in order."""
     paths = sorted(p for pattern in THREAD_GLOBS for p in root.glob(pattern) if ".sjis." not in p.name)
-    threads: dict[str, dict] = {}
-    for path in paths:
-        for rec in extract(path):
-            t = threads.setdefault(rec.thread, {"title": "", "articles": [], "posts": []})
-            if rec.kind == "title":
-                t["title"] = rec.text
-            elif rec.kind == "article" and rec.text:
-                t["articles"].append(rec.text)
-            elif rec.kind == "comment" and rec.text and not rec.deleted:
-                t["posts"].append(rec.text)
-    return threads
+    return threads_from_records(rec for path in paths for rec in extract(path))
 
 
 def off_topic_pairs(*, strangers: float = 1.0, seed: int = 0, korean: bool = True) -> pd.DataFrame:
