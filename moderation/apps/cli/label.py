@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -348,6 +349,10 @@ def _serve_web(make_session, port: int) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); try --port 0") from None
     click.echo(f"labeling page on {server.url} (open it, type your annotator name; Ctrl-C stops)", err=True)
+    # Ctrl-C and SIGTERM stop the page even when the process was started with SIGINT ignored
+    # (as a shell's background job is): Python then never raises KeyboardInterrupt by itself.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
