@@ -13,7 +13,7 @@ Two cross-thread tests, both built with the production context builder
     of own comments flagged (off_topic >= the model's hold threshold), and the same for the
     reject threshold.
 (b) **Japanese boards**: the project's fixtures (``tests/fixtures/{scrape,dat,html}``, the
-    Shift_JIS copy of a dat skipped) and the seed, extracted with :mod:`moderation.extract`.
+    Shift_JIS copy of a dat skipped) and the seed, as ``moderation.recipe.japanese_threads`` reads them.
     Each thread's own comments vs comments of the other threads slipped in. Reports the pooled
     ROC-AUC and the seed-only ROC-AUC (the issue's figure), and whether the seed's Korean reply
     is held/rejected.
@@ -29,7 +29,6 @@ thresholds; :class:`ModeratorScorer` adapts a model directory.
 from __future__ import annotations
 
 import argparse
-import glob
 import hashlib
 import json
 import os
@@ -41,11 +40,11 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from moderation.context import build_context
-from moderation.io import extract
 from moderation.io.board_text import clean_text
+from moderation.recipe import japanese_threads
 
-KO_DIR = os.environ.get("KO_HATE_DIR", "/work/shared/data/ko-hate-speech")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KO_DIR = os.environ.get("KO_HATE_DIR", os.path.join(os.path.dirname(ROOT), "shared", "data", "ko-hate-speech"))
 SEED_REPLY = "그건 너의 생각일뿐이다."
 
 
@@ -70,32 +69,6 @@ def korean_threads(split: str | None = None) -> dict[str, dict]:
             continue
         t = out.setdefault(title, {"title": title, "articles": [], "posts": []})
         t["posts"].append(clean_text(text))
-    return out
-
-
-def japanese_threads() -> dict[str, dict]:
-    """Fixture and seed threads: title, pasted articles and comments in order."""
-    paths = sorted(
-        p
-        for pat in (
-            "tests/fixtures/scrape/*.txt",
-            "tests/fixtures/dat/*.dat",
-            "tests/fixtures/html/*.html",
-            "seeds/*.txt",
-        )
-        for p in glob.glob(os.path.join(ROOT, pat))
-        if ".sjis." not in p
-    )
-    out: dict[str, dict] = {}
-    for path in paths:
-        for rec in extract(path):
-            t = out.setdefault(rec.thread, {"title": "", "articles": [], "posts": []})
-            if rec.kind == "title":
-                t["title"] = rec.text
-            elif rec.kind == "article" and rec.text:
-                t["articles"].append(rec.text)
-            elif rec.kind == "comment" and rec.text and not rec.deleted:
-                t["posts"].append(rec.text)
     return out
 
 
