@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import IO
 
 import click
 
 from ...core import LABELS, LabelFileError
 from ...display import displayable
+from ...io import INPUT_FORMATS
 from ...labels.events import labels_text, read_label_files
 from .common import warn
 
@@ -286,3 +288,175 @@ def adjudicate_cmd(files, out, annotator, again, web, port):
     finally:
         release_keys(held)
     click.echo(f"decided {session.saved_this_session} of {len(items)} disagreements; {len(session.queue)} left")
+
+
+@labels_group.command("queue")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The queue file to write ('-': stdout).")
+@click.option(
+    "--order",
+    type=click.Choice(("sequential", "uncertain", "random")),
+    default="sequential",
+    show_default=True,
+    help="As `moderation label --order`: input order, the model's least certain first, or shuffled.",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    default=None,
+    type=click.Path(),
+    help="Model directory for the score columns (--order uncertain uses the default model without it).",
+)
+@click.option("--limit", default=None, type=click.IntRange(1, None), help="Write the first N comments only.")
+@click.option("--seed", default=None, type=int, help="Seed for --order random (the same as `label --seed`).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("csv", "jsonl")),
+    default=None,
+    help="csv for a spreadsheet or Label Studio (default for .csv), jsonl exact (default otherwise).",
+)
+@click.option(
+    "--labels",
+    "labels_files",
+    multiple=True,
+    type=click.Path(),
+    help="Leave out comments that already have a label in this label file (repeatable).",
+)
+@click.option(
+    "--input-format",
+    default="auto",
+    show_default=True,
+    type=click.Choice(INPUT_FORMATS),
+    help="How to read the inputs (as `moderation extract`); auto picks from content and extension.",
+)
+@click.option("--encoding", default=None, help="Text encoding of the inputs (default: detect).")
+def queue_cmd(inputs, out, order, model_dir, limit, seed, fmt, labels_files, input_format, encoding):
+    """Write the comments to label, in the order `moderation label` would offer them, for
+    labeling in another tool (a spreadsheet, Label Studio); `labels import` reads the result.
+
+    Each row has the comment, its thread title, the posts it replies to and the thread context
+    (article and earlier posts), with --model the model's action, flags and scores, empty slur,
+    off_topic, delete and note columns to fill in, and a check with which `labels import`
+    proves the id and text came back unchanged. The CSV is made for spreadsheets: a UTF-8
+    byte order mark, control and bidi characters as visible escapes (kept exact in the exact
+    column) and formula-like cells prefixed with '. JSON Lines is exact.
+
+    Example:
+
+    \b
+        moderation labels queue dumps/ --model models/default --order uncertain --limit 500 --out queue.csv
+    """
+    from ...core import ExtractError, ModelError
+    from ...io import extract
+    from ...labels.events import latest_by_annotator
+    from ..labeling.items import collect_items
+    from ..labeling.queue import queue_rows, write_queue
+    from .common import output_stream
+
+    fmt = fmt or ("csv" if out.lower().endswith((".csv", ".tsv")) else "jsonl")
+    for p in inputs:
+        if not Path(p).exists():
+            raise click.ClickException(f"{p}: no such file or directory")
+    done = {cid for (cid, _ann) in latest_by_annotator(_read(labels_files))} if labels_files else set()
+    try:
+        items = collect_items(extract(list(inputs), input_format=input_format, encoding=encoding, warn=warn))
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not items:
+        raise click.ClickException(f"no comments to label in {', '.join(inputs)}")
+    view = None
+    if model_dir is not None or order == "uncertain":
+        from ...moderator import Moderator
+        from ..labeling.model_view import ModelView
+
+        click.echo(f"scoring {len(items):,} comments with {model_dir or 'the default model'}…", err=True)
+        try:
+            view = ModelView(Moderator.load(model_dir), items)
+        except ModelError as exc:
+            raise click.ClickException(str(exc)) from None
+    rows = queue_rows(items, order=order, model=view, seed=seed, limit=limit, done_ids=done)
+    with output_stream(out, newline="" if fmt == "csv" else None) as fh:
+        if fmt == "csv" and out != "-":
+            fh.write("\ufeff")  # a byte order mark: Excel then reads the UTF-8 (Japanese) text as UTF-8
+        n = write_queue(rows, fh, fmt)
+    left = f" ({len(done & {i.id for i in items}):,} already labeled left out)" if done else ""
+    click.echo(f"wrote {n:,} of {len(items):,} comments to {out} in {order} order{left}", err=True)
+
+
+@labels_group.command("import")
+@click.argument("file", type=click.Path())
+@click.option("--labels", "out", required=True, type=click.Path(dir_okay=False), help="Label file to append to.")
+@click.option(
+    "--annotator",
+    default=None,
+    help="Annotator of rows without an annotator column (default: $MODERATION_ANNOTATOR, else your login name); "
+    "Label Studio annotations keep their completed_by.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="COLUMN=LABEL",
+    help="A column (or Label Studio choice) that holds a label, e.g. --map Toxic=slur; LABEL may be clean. "
+    "Columns named slur, off_topic and delete need none. Repeatable.",
+)
+@click.option(
+    "--blank",
+    type=click.Choice(("0", "unknown")),
+    default="0",
+    show_default=True,
+    help="What a blank label cell means in a row where another label cell is filled.",
+)
+@click.option("--encoding", default=None, help="Text encoding of a CSV (default: detect UTF-8 or CP932).")
+@click.option("--dry-run", is_flag=True, help="Check the file and say what would be imported; write nothing.")
+def import_cmd(file, out, annotator, mapping, blank, encoding, dry_run):
+    """Append the labels of a spreadsheet or a Label Studio export to a label file.
+
+    FILE is a CSV/TSV or JSON Lines table (the `labels queue` file filled in: a row counts once
+    one of its label cells holds 1/0, x, yes/no...; its blank label cells then mean 0), or a
+    Label Studio JSON export read as it is (each annotation's choices name the labels, a
+    textarea is the note). Bad rows are reported with their line and skipped; the good ones
+    are appended as label events in one locked, fsynced write (all or nothing), as the
+    labeling tool writes them. Labels already standing in the label file are not appended again.
+
+    Example:
+
+    \b
+        moderation labels import filled.csv --labels labels/team.jsonl --annotator sato --map 関係ない=off_topic
+    """
+    from ...labels.events import append_events, check_label_file
+    from ...labels.importer import import_file, parse_mapping
+    from .label import default_annotator
+
+    if not Path(file).exists():
+        raise click.ClickException(f"{file}: no such file")
+    annotator = (annotator if annotator is not None else default_annotator()).strip()
+    if not annotator or any(not ch.isprintable() for ch in annotator):
+        raise click.ClickException("--annotator must be a non-empty printable name")
+    try:
+        columns = parse_mapping(mapping)
+        check_label_file(out)
+        existing = _read((out,)) if Path(out).exists() else []
+        result = import_file(
+            file, annotator=annotator, mapping=columns, blank=blank, encoding=encoding, existing=existing
+        )
+    except (ValueError, LabelFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in result.problems:
+        warn(problem + "; skipped")
+    if result.events and not dry_run:
+        try:
+            append_events(out, result.events)  # one write under the lock, then fsync: all or nothing
+        except OSError as exc:
+            raise click.ClickException(f"{out}: cannot write ({exc.strerror or exc}); nothing was imported") from None
+    counts = [
+        f"{'would import' if dry_run else 'imported'} {len(result.events):,} labels into {out}",
+        f"{len(result.problems):,} bad rows skipped" if result.problems else "",
+        f"{result.unlabeled:,} rows without a label" if result.unlabeled else "",
+        f"{result.cancelled:,} cancelled annotations" if result.cancelled else "",
+        f"{result.already:,} already in {out}" if result.already else "",
+    ]
+    click.echo("; ".join(c for c in counts if c), err=True)
+    if result.problems and not result.events and not result.already:
+        raise click.ClickException(f"nothing imported from {file}: every labeled row was bad")

@@ -110,6 +110,50 @@ def ascii_key(key: str) -> str:
     return key
 
 
+def initial_order(
+    n: int, order: str, *, model: ModelView | None = None, seed: int | None = None, done: Iterable[int] = ()
+) -> list[int]:
+    """The order a session offers items in when it starts (``labels queue`` writes the same).
+
+    Parameters
+    ----------
+    n : int
+        The number of items.
+    order : {'sequential', 'uncertain', 'random'}
+    model : ModelView, optional
+        Required for ``uncertain``: least certain first (:meth:`ModelView.margins`), input
+        order breaking ties.
+    seed : int, optional
+        For ``random``.
+    done : iterable of int
+        Items left out (already labeled).
+
+    Returns
+    -------
+    list of int
+        Item indices.
+
+    Examples
+    --------
+    >>> initial_order(4, "sequential", done=[1])
+    [0, 2, 3]
+    >>> initial_order(4, "random", seed=0) == initial_order(4, "random", seed=0)
+    True
+    """
+    skip = set(done)
+    queue = [i for i in range(n) if i not in skip]
+    if order == "random":
+        random.Random(seed).shuffle(queue)
+    elif order == "uncertain":
+        if model is None:
+            raise ValueError("order='uncertain' needs a model")
+        margins = model.margins(queue)
+        queue = [i for _m, _pos, i in sorted(zip(margins, range(len(queue)), queue, strict=True))]
+    elif order != "sequential":
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+    return queue
+
+
 # --------------------------------------------------------------------------- what to show
 
 
@@ -357,11 +401,7 @@ class Session:
             for r in resolve(events)
             if r["id"] in self.index_of and r["labels"]
         }
-        self.queue: list[int] = [i for i in range(len(self.items)) if i not in self.done]
-        if order == "random":
-            random.Random(seed).shuffle(self.queue)
-        elif order == "uncertain" and model is not None:
-            self._rank(model.margins(self.queue))
+        self.queue: list[int] = initial_order(len(self.items), order, model=model, seed=seed, done=self.done)
         self.toggles: set[str] = set()
         self.saved_this_session = 0
         self.skipped = 0
@@ -461,10 +501,6 @@ class Session:
         if self.saved_this_session < 3 or elapsed <= 0:
             return None
         return self.saved_this_session / elapsed * 3600
-
-    def _rank(self, margins: Iterable[float]) -> None:
-        """Order the queue by margin, least certain first (input order breaks ties)."""
-        self.queue = [i for _m, _pos, i in sorted(zip(margins, range(len(self.queue)), self.queue, strict=True))]
 
     # ----------------------------------------------------------------------- keys
     def press(self, key: str) -> bool:
