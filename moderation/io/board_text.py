@@ -244,12 +244,8 @@ def clean_lines(text: str) -> str:
     """
     if "\n" not in text and "\r" not in text:  # one line: the common case, done without a list
         return text.strip()
-    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # a lone CR ends a line too
+    return "\n".join([line.strip() for line in text.split("\n")]).strip("\n")
 
 
 def head_lines(sample: str) -> list[str]:

@@ -2,10 +2,11 @@
 futaba, matome blogs and the generic ``html`` reader).
 
 Pages are parsed with lxml (libxml2's HTML parser: linear, forgiving of the unclosed
-``<dt>``/``<dd>`` of old boards). lxml knows each element's source line but not its column,
-so :meth:`Page.offset` finds an element's start tag in the source by counting the start tags
-of its name on that line; script, style and comment blocks are blanked first (same length),
-so tags quoted inside them are not counted. Spans therefore stay offsets into the page.
+``<dt>``/``<dd>`` of old boards). lxml knows each element's source line (up to 65535) but not
+its column, so :meth:`Page.offset` matches the start tags of a name found in the source to the
+parsed elements of that name in document order, by line where the counts differ; script,
+style and comment blocks are blanked first (same length), so tags quoted inside them are not
+counted, and ``<br>`` become line breaks of the same length. Spans stay offsets into the page.
 
 Examples
 --------
@@ -26,6 +27,7 @@ from ..core import Comment, ExtractError, Warn
 from .board_text import (
     TAG,
     URL_RE,
+    clean_lines,
     html_to_text,
     is_deletion_notice,
     iso_time,
@@ -34,6 +36,9 @@ from .board_text import (
     strip_span,
 )
 
+#: A ``<br>`` in any spelling (``<BR>``, ``<br/>``, ``<br clear=all>``); no nesting, so linear.
+_BR_TAG = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
+_INNER_BLOCKS = ("p", "div", "dd", "li")
 _RAW_BLOCK = re.compile(r"<(script|style|noscript|textarea)\b|<!--", re.I)
 _SITE_SEPARATORS = (" - ", "-", "|", "｜", "–", "—", " : ", " ： ")
 _SITE_WORDS: tuple[str, ...] = (
@@ -157,48 +162,61 @@ class Page:
             close = self.blanked.find("?>", at)
             close = len(self.blanked) if close < 0 else close + 2
             self.blanked = self.blanked[:at] + " " * (close - at) + self.blanked[close:]
+        # <br> of every spelling becomes a line break of the same length before parsing, so a
+        # post's text is the parsed tree's text (no serialise-and-reparse per post).
+        self.blanked = _BR_TAG.sub(_br_to_newline, self.blanked)
         parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, recover=True)
         root = etree.fromstring(self.blanked, parser) if self.blanked.strip() else None
         if root is None:
             root = etree.fromstring("<html><body></body></html>", parser)
         self.root = root
-        self._line_starts = [0]
-        for m in re.finditer("\n", text):
-            self._line_starts.append(m.end())
-        # Position of an element among the start tags of its name on its line; counted per
-        # tag name on first use (a page reader looks up a handful of names).
-        self._index: dict = {}
+        self._offsets: dict = {}  # element -> offset of its start tag, filled per tag name
         self._indexed: set[str] = set()
-        self._tag_offsets: dict[tuple[int, str], list[int]] = {}
 
-    def _position(self, el, tag: str) -> int:
-        if tag not in self._indexed:
-            counts: dict[int, int] = {}
-            for same in self.root.iter(tag):  # libxml2's HTML parser lower-cases names
-                line = same.sourceline or 0
-                self._index[same] = counts.get(line, 0)
-                counts[line] = self._index[same] + 1
-            self._indexed.add(tag)
-        return self._index.get(el, 0)
+    def _index_tag(self, tag: str) -> None:
+        """Offsets of every element named ``tag``: its start tags found in the source, matched in
+        document order to the parsed elements (libxml2 keeps the source order); an element the
+        parser implied (no start tag) or one whose line does not fit gets none. Linear."""
+        self._indexed.add(tag)
+        pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
+        positions = [m.start() for m in pattern.finditer(self.blanked)]
+        elements = list(self.root.iter(tag))  # libxml2's HTML parser lower-cases names
+        if len(positions) == len(elements):
+            self._offsets.update(zip(elements, positions, strict=True))
+            return
+        # Counts differ (tags the parser dropped or implied): align by source line. libxml2
+        # gives the line where a start tag ends (capped at 65535), so a tag's '<' may be on an
+        # earlier line than the element's line.
+        lines, line, prev = [], 1, 0
+        for pos in positions:
+            line += self.blanked.count("\n", prev, pos)
+            lines.append(line)
+            prev = pos
+        i, n = 0, len(positions)
+        for el in elements:
+            want = el.sourceline or 0
+            if want >= 65535:
+                want = 1 << 62
+            while i + 1 < n and lines[i] < want and lines[i + 1] <= want:
+                i += 1
+            if i < n and lines[i] <= want:
+                self._offsets[el] = positions[i]
+                i += 1
 
     # ---------------------------------------------------------------- offsets
 
     def offset(self, el) -> int:
-        """Offset of the element's start tag in the page (the start of its line if not found)."""
-        line = el.sourceline or 0
-        tag = el.tag.lower() if isinstance(el.tag, str) else ""
-        if not line or not tag or line > len(self._line_starts):
-            return 0
-        key = (line, tag)
-        found = self._tag_offsets.get(key)
-        if found is None:
-            start = self._line_starts[line - 1]
-            end = self._line_starts[line] if line < len(self._line_starts) else len(self.text)
-            pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
-            found = [m.start() for m in pattern.finditer(self.blanked, start, end)]
-            self._tag_offsets[key] = found
-        k = self._position(el, tag)
-        return found[k] if k < len(found) else self._line_starts[line - 1]
+        """Offset of the element's start tag in the page (that of its parent when the parser
+        implied the element)."""
+        while el is not None:
+            tag = el.tag if isinstance(el.tag, str) else ""
+            if tag and tag not in self._indexed:
+                self._index_tag(tag)
+            found = self._offsets.get(el)
+            if found is not None:
+                return found
+            el = el.getparent()
+        return 0
 
     def end(self, el) -> int:
         """Where the element ends, approximately: the start of the next element after it."""
@@ -231,12 +249,40 @@ class Page:
         return "".join(parts)
 
     def inner_text(self, el) -> str:
-        """The element's text as a post body: ``<br>`` as line breaks, entities decoded, lines stripped."""
-        return html_to_text(self.inner_html(el))
+        """The element's text as a post body: ``<br>`` as line breaks, entities decoded, lines stripped.
+
+        The text of the parsed tree (``<br>`` were made line breaks before parsing); a body with
+        block elements inside (``<p>``, ``<div>``) goes through its HTML, where each block starts a line.
+        """
+        if not len(el):
+            return clean_lines(el.text or "")
+        if next(el.iterdescendants(*_INNER_BLOCKS), None) is not None:
+            return html_to_text(self.inner_html(el))
+        return clean_lines(_text_of(el))
 
     def flat_text(self, el) -> str:
         """The element's text on one line (for headers: number, name, date)."""
         return " ".join(self.inner_text(el).split())
+
+    def find(self, *tags: str, cls: str | None = None, under=None) -> list:
+        """Elements named ``tags`` (any name when none) whose ``class`` has the token ``cls``,
+        in document order, at or under ``under`` (default: the whole page). Faster than XPath
+        (``//*[contains(concat(…))]`` walks the tree in XPath's engine); a class name that is
+        nowhere in the page is answered without walking it.
+
+        Examples
+        --------
+        >>> page = Page('<div class="a b">1</div><p class="b">2</p><div>3</div>')
+        >>> [el.text for el in page.find(cls="b")], [el.text for el in page.find("div")]
+        (['1', '2'], ['1', '3'])
+        """
+        if cls is not None and cls not in self.blanked:
+            return []
+        start = self.root if under is None else under
+        found = start.iter(*tags) if tags else start.iter()
+        if cls is None:
+            return [el for el in found if isinstance(el.tag, str)]
+        return [el for el in found if cls in (el.get("class") or "").split() and isinstance(el.tag, str)]
 
     def xpath(self, path: str) -> list:
         """Elements the XPath selects (comments and other non-elements left out)."""
@@ -258,6 +304,18 @@ def _tostring(el) -> str:
     global _tostring
     _tostring = functools.partial(etree.tostring, encoding="unicode", method="html", with_tail=True)
     return _tostring(el)
+
+
+def _text_of(el) -> str:
+    from lxml import etree
+
+    global _text_of
+    _text_of = functools.partial(etree.tostring, encoding="unicode", method="text", with_tail=False)
+    return _text_of(el)
+
+
+def _br_to_newline(m: re.Match) -> str:
+    return "\n" + " " * (len(m.group(0)) - 1)
 
 
 def _escape(text: str) -> str:
@@ -372,7 +430,7 @@ def meta_records(page: Page, *, thread: str, source: str, warn: Warn | None, fmt
         t, span = found
         out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
     body_start = 0
-    for el in page.xpath("//body"):
+    for el in page.find("body"):
         body_start = page.offset(el)
         break
     plain = TAG.sub(

@@ -21,11 +21,10 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, head_author, leading_number, looks_like_page, meta_records, records, xpath_class
+from ..page import Page, Post, head_author, leading_number, looks_like_page, meta_records, records
 
 NAME = "5ch"
 _MARKERS = ("5ch.net", "2ch.net", "bbspink.com", "2ch.sc", "machi.to", "post-content", "read.cgi")
-_POST = f"//*[(self::div or self::article) and {xpath_class('post')}]"
 
 
 def sniff(sample: str) -> bool:
@@ -69,7 +68,7 @@ def div_posts(page: Page) -> list[Post]:
     """Posts of the ``div.post`` / ``article.post`` layouts (old and new 5ch)."""
     posts: list[Post] = []
     taken: set = set()
-    for el in page.xpath(_POST):
+    for el in page.find("div", "article", cls="post"):
         if any(a in taken for a in el.iterancestors()):
             continue
         parts = _parts(el)
@@ -95,10 +94,11 @@ def div_posts(page: Page) -> list[Post]:
     return posts
 
 
-def dl_posts(page: Page, root: str = "") -> list[Post]:
-    """Posts of the ``<dt>`` header / ``<dd>`` body layout (old 2ch, open2ch, shitaraba, machi)."""
+def dl_posts(page: Page, under=None) -> list[Post]:
+    """Posts of the ``<dt>`` header / ``<dd>`` body layout (old 2ch, open2ch, shitaraba, machi),
+    in the whole page or in the element ``under``."""
     posts: list[Post] = []
-    for dt in page.xpath(f"{root}//dt"):
+    for dt in page.find("dt", under=under):
         dd = dt.getnext()
         while dd is not None and not isinstance(dd.tag, str):
             dd = dd.getnext()

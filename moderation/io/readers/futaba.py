@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from ...core import Comment, Warn
 from ..board_text import html_to_text
-from ..page import Page, Post, has_class, looks_like_page, meta_records, records, xpath_class
+from ..page import Page, Post, has_class, looks_like_page, meta_records, records
 
 NAME = "futaba"
 _MARKERS = ("2chan.net", "futaba.php", 'class="thre"', "class=thre", 'class="cnw"', "class=rtd", 'class="rtd"')
@@ -73,7 +73,7 @@ def _escape(text: str) -> str:
 
 
 def _author(page: Page, container, head: str, date_at: int) -> str | None:
-    names = container.xpath(f".//*[{xpath_class('cnm')}]")
+    names = page.find(cls="cnm", under=container)
     if names:
         return page.flat_text(names[0]) or None
     at = head.find("Name")
@@ -85,7 +85,7 @@ def _author(page: Page, container, head: str, date_at: int) -> str | None:
 def posts(page: Page) -> list[Post]:
     """The opening post and the replies of a futaba thread page."""
     out: list[Post] = []
-    for quote in page.xpath("//blockquote"):
+    for quote in page.find("blockquote"):
         parent = quote.getparent()
         if parent is None:
             continue

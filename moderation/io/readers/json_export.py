@@ -133,6 +133,8 @@ def read_json(
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ExtractError(f"{source or thread}: not a JSON document (line {exc.lineno}: {exc.msg})") from None
+    except ValueError as exc:  # e.g. a number with more digits than Python converts
+        raise ExtractError(f"{source or thread}: not a JSON document ({exc})") from None
     if fields is None:
         fields = PRESETS["reddit"] if is_reddit(doc) else JsonFields()
     seen: dict = {}

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, leading_number, looks_like_page, meta_records, records, xpath_class
+from ..page import Page, Post, leading_number, looks_like_page, meta_records, records
 from .fivech import dl_posts
 
 NAME = "matome"
@@ -76,7 +76,7 @@ def split_head(head: str) -> tuple[int | None, str | None]:
 def th_posts(page: Page) -> list[Post]:
     """Posts of the ``div.t_h`` / ``div.t_b`` template."""
     out: list[Post] = []
-    for th in page.xpath(f"//*[{xpath_class('t_h')}]"):
+    for th in page.find(cls="t_h"):
         tb = th.getnext()
         while tb is not None and (not isinstance(tb.tag, str) or tb.tag.lower() == "br"):
             tb = tb.getnext()
@@ -94,7 +94,7 @@ def posts(page: Page) -> list[Post]:
     if found:
         return found
     for article in page.xpath(_ARTICLE):
-        found = dl_posts(page, page.root.getroottree().getpath(article))
+        found = dl_posts(page, article)
         if found:
             for post in found:
                 post.no, post.author = split_head(post.head)

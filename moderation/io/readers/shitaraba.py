@@ -36,7 +36,8 @@ def sniff(sample: str) -> bool:
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
     """The reader's entry in :mod:`moderation.io.registry`."""
     page = Page(text)
-    posts = dl_posts(page, "//*[@id='thread-body']") or dl_posts(page)
+    body = next((el for el in page.find("dl", "div") if el.get("id") == "thread-body"), None)
+    posts = (dl_posts(page, body) if body is not None else []) or dl_posts(page)
     if not posts:
         return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
     return records(page, posts, thread=thread, source=source, fmt=NAME)

@@ -36,7 +36,7 @@ def sniff_jsonl(sample: str) -> bool:
         try:
             if isinstance(json.loads(lines[0]), dict):
                 return True
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or a number too long to convert
             pass
     return False
 
@@ -173,10 +173,13 @@ def iter_jsonl(
             continue
         try:
             row = json.loads(stripped)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, or a number too long to convert
             row = exc
         if not isinstance(row, dict):
-            what = f"not valid JSON ({row.msg})" if isinstance(row, json.JSONDecodeError) else "not a JSON object"
+            if isinstance(row, json.JSONDecodeError):
+                what = f"not valid JSON ({row.msg})"
+            else:
+                what = f"not valid JSON ({row})" if isinstance(row, ValueError) else "not a JSON object"
             if warn:
                 warn(f"{name}:{lineno}: {what}; kept as a meta record")
             yield Comment(
