@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..text import normalize_text
+
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PRIME = np.uint64(1099511628211)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -102,6 +104,23 @@ def hashed_ngrams(texts: list[str], ngram_range: tuple[int, int], n_features: in
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, empty
     return np.concatenate(docs), np.concatenate(starts), np.concatenate(ns), np.concatenate(buckets)
+
+
+def compact_space(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> np.ndarray:
+    """The sorted distinct buckets of the n-grams of the normalised ``texts``.
+
+    Matrices whose column ``j`` stands for bucket ``space[j]`` hold the same values in the same
+    order as in the full hash space (the map is increasing), but scipy's sparse products, sums
+    and element-wise operations allocate per column: on a 2**20-wide space that is about a
+    millisecond per operation, whatever the number of comments.
+
+    Examples
+    --------
+    >>> space = compact_space(["abc", "abd"], (1, 1), 1 << 20)
+    >>> len(space), bool((space[:-1] < space[1:]).all())
+    (4, True)
+    """
+    return np.unique(hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)[3])
 
 
 def l2_rows(X: sp.csr_matrix) -> sp.csr_matrix:

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize_text
-from .base import columns, hashed_ngrams, l2_rows, string_input_tags, texts_of
+from .base import columns, compact_space, hashed_ngrams, l2_rows, string_input_tags, texts_of
 from .thread import script_shares
 
 _NAMES = (
@@ -109,12 +109,18 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         self.lexical_features = lexical_features
 
     # ------------------------------------------------------------------ learning
-    def _binary(self, texts: list[str]) -> sp.csr_matrix:
+    def _binary(self, texts: list[str], space: np.ndarray | None = None) -> sp.csr_matrix:
+        """Binary n-gram rows; with ``space`` (the sorted buckets in use, see :func:`compact_space`)
+        column ``j`` is bucket ``space[j]``: the same values in the same order, but sparse
+        products and sums no longer cost the width of the hash space."""
+        width = self.n_features if space is None else len(space)
         if not texts:
-            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            return sp.csr_matrix((0, width), dtype=np.float32)
         norm = [normalize_text(t) for t in texts]
         d, _s, _n, b = hashed_ngrams(norm, tuple(self.ngram_range), self.n_features)
-        M = sp.csr_matrix((np.ones(len(d), dtype=np.float32), (d, b)), shape=(len(norm), self.n_features))
+        if space is not None:
+            b = np.searchsorted(space, b)
+        M = sp.csr_matrix((np.ones(len(d), dtype=np.float32), (d, b)), shape=(len(norm), width))
         M.data[:] = 1.0
         return M
 
@@ -151,10 +157,10 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(_NAMES) + 2 * self.lexical_features
 
     # ------------------------------------------------------------------ features
-    def _weighted(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+    def _weighted(self, texts: list[str], space: np.ndarray | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
         """Rows of idf weights (binary tf), and each row's total weight (its content mass)."""
-        M = self._binary(texts)
-        M.data = self.idf_[M.indices].astype(np.float32)
+        M = self._binary(texts, space)
+        M.data = (self.idf_ if space is None else self.idf_[space])[M.indices].astype(np.float32)
         M.eliminate_zeros()
         mass = np.asarray(M.sum(axis=1)).ravel()
         return M, mass
@@ -175,9 +181,11 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         bounds = np.concatenate(([0], np.cumsum(n_lines)))
         line_ctx = np.repeat(np.arange(len(distinct)), n_lines)
 
-        Tw, t_mass = self._weighted(texts)
+        lines = [ln for ls in lines_of for ln in ls]
+        space = compact_space([*texts, *lines, *distinct], tuple(self.ngram_range), self.n_features)
+        Tw, t_mass = self._weighted(texts, space)
         T = l2_rows(Tw.copy())
-        Lw, _ = self._weighted([ln for ls in lines_of for ln in ls])
+        Lw, _ = self._weighted(lines, space)
         L = l2_rows(Lw.copy())
         # The context as the sum of its unit line vectors: leave-one-out similarities are cheap.
         agg = sp.csr_matrix(
@@ -294,16 +302,17 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         dense = sp.csr_matrix(np.nan_to_num(F).astype(np.float32))
         if not self.lexical_features:
             return dense
-        Cbin = self._binary(list(distinct))[index]
+        Cbin = self._binary(list(distinct), space)[index]
         shared = Tw.multiply(Cbin).tocsr()
         missing = (Tw - shared).tocsr()
         missing.eliminate_zeros()
-        return sp.hstack([dense, self._fold(missing), self._fold(shared)]).tocsr()
+        return sp.hstack([dense, self._fold(missing, space), self._fold(shared, space)]).tocsr()
 
-    def _fold(self, M) -> sp.csr_matrix:
+    def _fold(self, M, space: np.ndarray | None = None) -> sp.csr_matrix:
         M = M.tocoo()
+        buckets = M.col if space is None else space[M.col]
         out = sp.csr_matrix(
-            (M.data, (M.row, M.col % self.lexical_features)),
+            (M.data, (M.row, buckets % self.lexical_features)),
             shape=(M.shape[0], self.lexical_features),
             dtype=np.float32,
         )

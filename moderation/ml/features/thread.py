@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize_text
-from .base import TfidfCounts, cached, columns, hashed_ngrams, l2_rows, string_input_tags, without_cache
+from .base import TfidfCounts, cached, columns, compact_space, hashed_ngrams, l2_rows, string_input_tags, without_cache
 
 _SCRIPT_RANGES = (  # (script column, first code point, last code point)
     (0, 0xAC00, 0xD7AF),
@@ -104,12 +104,16 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(_NAMES)
         return self
 
-    def _vectors(self, texts: list[str]) -> sp.csr_matrix:
+    def _vectors(self, texts: list[str], space: np.ndarray | None = None) -> sp.csr_matrix:
+        # With ``space`` (base.compact_space), column j is bucket space[j]: same values, narrow matrices.
+        width = self.n_features if space is None else len(space)
         if not texts:
-            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+            return sp.csr_matrix((0, width), dtype=np.float32)
         norm = [normalize_text(t) for t in texts]
         d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
-        M = TfidfCounts.counts(d, b, len(norm), self.n_features)
+        if space is not None:
+            b = np.searchsorted(space, b)
+        M = TfidfCounts.counts(d, b, len(norm), width)
         M.data = np.minimum(M.data, 1.0)
         return l2_rows(M)
 
@@ -119,11 +123,13 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         earlier post): a short title and a long thread then give comparable figures."""
         # Many comments share a thread: each distinct context is hashed once.
         distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
-        T = self._vectors(texts)
-        C = self._vectors(list(distinct))
-        whole = np.asarray(T.multiply(C[index]).sum(axis=1)).ravel()
         lines_of = [[ln for ln in c.split("\n") if ln.strip()] for c in distinct]
-        L = self._vectors([ln for lines in lines_of for ln in lines])
+        lines = [ln for ls in lines_of for ln in ls]
+        space = compact_space([*texts, *distinct, *lines], (2, 3), self.n_features)
+        T = self._vectors(texts, space)
+        C = self._vectors(list(distinct), space)
+        whole = np.asarray(T.multiply(C[index]).sum(axis=1)).ravel()
+        L = self._vectors(lines, space)
         bounds = np.concatenate(([0], np.cumsum([len(lines) for lines in lines_of])))
         best = np.zeros(len(texts))
         for j in range(len(distinct)):
