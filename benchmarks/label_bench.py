@@ -181,11 +181,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+REFERENCE_JS = """async () => {
+    // A plain round trip to the same server: fetch a small static file, put it in a text node,
+    // wait for the frame to be painted (what every key of the page costs at the least).
+    const el = document.getElementById('status');
+    const t0 = performance.now();
+    const r = await fetch('/app.css', {cache: 'no-store'});
+    el.textContent = (await r.text()).slice(0, 20);
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+    return performance.now() - t0;
+}"""
+
+
 def web_latencies(
     inputs: Path, labels: Path, keys: int, screenshot: Path | None, pause: float | None = None
-) -> list[float]:
+) -> dict[str, list[float]]:
     """Key → next comment on the page of ``moderation label --web``, in headless Chromium
-    (``pause``: a reading pause before each key, else back-to-back)."""
+    (``pause``: a reading pause before each key, else back-to-back).
+
+    Returns, in seconds: ``painted`` (the page's own clock, from the keydown event to the frame
+    that shows the next comment), ``answered`` (keydown to the server's answer), ``server`` (the
+    server's share, from its Server-Timing header), ``outside`` (as Playwright sees it: from
+    sending the key to the new id in the page, the driver's own round trips included) and
+    ``reference`` (a plain fetch of a static file from the same server, drawn and painted, timed
+    the same way in the same page)."""
     import subprocess
 
     from playwright.sync_api import sync_playwright
@@ -206,21 +225,32 @@ def web_latencies(
             url = m.group(1)
             break
     assert url, "the page did not start"
-    samples = []
+    out: dict[str, list[float]] = {"painted": [], "answered": [], "server": [], "outside": [], "reference": []}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1000, "height": 640})
-            page.goto(url + "?annotator=bench")
+            page.goto(url + "?annotator=bench&bench=1")
             page.wait_for_selector("body[data-ready]")
-            for _ in range(keys):
+            for k in range(1, keys + 1):
                 if pause:
                     time.sleep(pause)
                 before = page.inner_text("#id")
                 start = time.perf_counter()
                 page.keyboard.press("n")
                 page.wait_for_function("(b) => document.getElementById('id').textContent !== b", arg=before)
-                samples.append(time.perf_counter() - start)
+                out["outside"].append(time.perf_counter() - start)
+                page.wait_for_function("(k) => window.__timings.length >= k", arg=k)
+                if pause:  # the reference, interleaved with the keys: the same moments of load
+                    out["reference"].append(page.evaluate(REFERENCE_JS) / 1000)
+            for t in page.evaluate("window.__timings"):
+                out["painted"].append((t["painted"] - t["pressed"]) / 1000)
+                out["answered"].append((t["answered"] - t["pressed"]) / 1000)
+                if t["server"] is not None:
+                    out["server"].append(t["server"] / 1000)
+            if not pause:
+                for _ in range(keys):
+                    out["reference"].append(page.evaluate(REFERENCE_JS) / 1000)
             if screenshot is not None:
                 while "slur" not in page.inner_text("#model") or not page.query_selector("#text .hit"):
                     page.keyboard.press("x")  # skip to a comment with a lexicon hit and the model's view of it
@@ -233,7 +263,7 @@ def web_latencies(
     finally:
         proc.send_signal(2)
         proc.wait(20)
-    return samples
+    return out
 
 
 def main() -> None:
@@ -249,16 +279,28 @@ def main() -> None:
         tmp = Path(tmp)
         inputs = comments_file(tmp, args.comments)
         if args.web:
-            print(f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}")
-            paced = web_latencies(inputs, tmp / "paced.jsonl", keys, None, args.pause)
-            print(f"key → next comment, browser, paced ({args.pause:.2f} s reading pause):  {percentiles(paced)}")
-            web = web_latencies(inputs, tmp / "web.jsonl", keys, args.screenshot)
-            print(f"key → next comment, browser, back-to-back:               {percentiles(web)}")
+            print(
+                f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}, "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+            )
+            worst = 0.0
+            for name, pause in ((f"paced ({args.pause:.2f} s reading pause)", args.pause), ("back-to-back", None)):
+                runs = web_latencies(
+                    inputs, tmp / f"web-{pause}.jsonl", keys, args.screenshot if not pause else None, pause
+                )
+                print(f"browser, {name}:")
+                print(f"    key → next comment painted (page clock):     {percentiles(runs['painted'])}")
+                print(f"    key → server's answer in the page:           {percentiles(runs['answered'])}")
+                print(f"    server's share (Server-Timing):              {percentiles(runs['server'])}")
+                print(f"    as Playwright sees it (driver included):     {percentiles(runs['outside'])}")
+                print(f"    reference: plain fetch of a static file, painted: {percentiles(runs['reference'])}")
+                worst = max(worst, float(np.percentile(runs["painted"], 99)) * 1000)
             ref = reference(keys)
             print(f"reference: TfidfVectorizer+LogisticRegression predict_proba, one comment:  {percentiles(ref)}")
-            for name, samples in (("paced", paced), ("back-to-back", web)):
-                p99 = np.percentile(samples, 99) * 1000
-                print(f"goal < 100 ms, {name}: {'met' if p99 < 100 else 'NOT met'} (p99 {p99:.1f} ms)")
+            print(
+                f"goal p99 < 100 ms, key → next comment painted: {'met' if worst < 100 else 'NOT met'} "
+                f"(worst p99 {worst:.1f} ms)"
+            )
             return
         print(
             f"input: {args.comments} comments from labels/authored.jsonl, model {MODEL.relative_to(ROOT)}, "

@@ -13,7 +13,7 @@ from ...core import ExtractError, LabelFileError, ModelError
 from ...io import INPUT_FORMATS
 from ...labels.events import check_label_file, read_label_files
 from ..labeling.session import ORDERS
-from .common import warn
+from .common import max_file_size_option, warn
 
 
 def default_annotator() -> str:
@@ -122,6 +122,7 @@ REVIEW_FILTERS = ("slur", "off_topic", "delete", "clean", "disagreement", "model
     "with their own annotator name; same keys, same label file.",
 )
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="With --web: the port.")
+@max_file_size_option
 def label_cmd(
     inputs,
     labels_path,
@@ -283,7 +284,7 @@ def _label(
         )
 
     if web:
-        _serve_web(make_session, port)
+        _serve_web(make_session, port, model=view)
         return
     session = make_session(annotator)
     already = session.done_count
@@ -341,11 +342,11 @@ def _review_items(items, events, annotator, only, model_dir):
     return picked
 
 
-def _serve_web(make_session, port: int) -> None:
+def _serve_web(make_session, port: int, model=None) -> None:
     from ..labeling.web import LabelingServer
 
     try:
-        server = LabelingServer(make_session, port=port)
+        server = LabelingServer(make_session, port=port, model=model)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); try --port 0") from None
     click.echo(f"labeling page on {server.url} (open it, type your annotator name; Ctrl-C stops)", err=True)

@@ -26,16 +26,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ...display import display_map, displayable
 from .session import LABEL_KEYS, Session, View
-from .worker import idle
+from .worker import Background, idle
+
+if TYPE_CHECKING:
+    from .model_view import ModelView
 
 #: Sent with every response.
 SECURITY_HEADERS: dict[str, str] = {
@@ -56,6 +61,8 @@ STATIC: dict[str, str] = {
 }
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 MAX_BODY = 16 * 1024
+#: How long ``/api/view?wait=spans`` waits for the spans of the comment on screen, in seconds.
+SPANS_WAIT = 10.0
 
 
 def segments(text: str, ranges: list[tuple[int, int, str]]) -> list[list[str]]:
@@ -158,40 +165,75 @@ def view_json(view: View) -> dict:
 class LabelingServer:
     """The page's server: sessions by annotator, created on first use with ``make_session``.
 
+    A key's request does only the session's own work (the transition, the fsynced append, the
+    view as JSON): the model's spans and the refits of ``--order uncertain`` are never computed
+    while a key waits. They run in a :class:`~moderation.apps.labeling.worker.Background` worker
+    process (as in the terminal; in a thread of this process where there is no fork), fed by a
+    pump thread with the comments on screen and the next ones of every session; a page whose
+    comment's spans are not there yet asks again (``/api/view?wait=spans``), and that request is
+    answered as soon as they arrive.
+
     Parameters
     ----------
     make_session : callable
         Annotator name → a new :class:`Session` (reading the label file as it is then).
     port : int
         0 picks a free port (see :attr:`url`).
+    model : ModelView, optional
+        The model view the sessions share: its worker process is forked here, before any
+        thread of the server starts.
+    background : bool
+        Use a worker process for the model's work (False: a thread of this process).
     """
 
-    def __init__(self, make_session: Callable[[str], Session], *, port: int = 0):
+    def __init__(
+        self,
+        make_session: Callable[[str], Session],
+        *,
+        port: int = 0,
+        model: ModelView | None = None,
+        background: bool = True,
+    ):
         self.make_session = make_session
         self.sessions: dict[str, Session] = {}
         self.ended: set[str] = set()
+        self.seq: dict[str, int] = {}  # per annotator, the number of keys handled (the page drops older views)
         self.lock = threading.RLock()  # sessions share the model view: one request works at a time
+        self.changed = threading.Condition(self.lock)  # spans arrived: long-polling pages look again
         self._wanted = threading.Event()
-        threading.Thread(target=self._prefetch, daemon=True, name="moderation-label-spans").start()
+        self._background = background
+        self._worker: Background | None = None
+        self._refits: list[str] = []  # annotators whose refit the worker is doing, in order
+        self._closed = False
+        if model is not None and background:
+            try:
+                self._worker = Background(model)  # forked while this process has one thread
+            except OSError:
+                self._background = False
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
+        threading.Thread(target=self._pump, daemon=True, name="moderation-label-model").start()
 
     def session(self, annotator: str) -> Session:
         if annotator not in self.sessions:
             self.sessions[annotator] = self.make_session(annotator)
+            self.seq[annotator] = 0
         return self.sessions[annotator]
 
-    def view(self, annotator: str) -> dict:
+    def view(self, annotator: str, *, wait_spans: float = 0.0) -> dict:
+        """The page of ``annotator`` as JSON; with ``wait_spans``, first wait (up to that many
+        seconds, the lock released) until the spans of the comment on screen are there."""
         with self.lock:
             session = self.session(annotator)
+            if wait_spans > 0:
+                self.changed.wait_for(lambda: not _spans_pending(session) or self._closed, timeout=wait_spans)
             _show_whole(session)
-            if session.model is not None:
-                while idle(session) is True:  # the spans of the comment on screen (about 25 ms a label)
-                    pass
             out = view_json(session.view())
             out["ended"] = annotator in self.ended
+            out["seq"] = self.seq[annotator]
+            out["spans_pending"] = _spans_pending(session)
             return out
 
     def press(self, annotator: str, key: str) -> dict:
@@ -202,21 +244,60 @@ class LabelingServer:
                 self.ended.discard(annotator)  # a key after q starts again where it was
             if not session.press(key):
                 self.ended.add(annotator)
+            self.seq[annotator] += 1
             out = self.view(annotator)
-        self._wanted.set()  # the spans of the next comments, before the next key asks for them
+        self._wanted.set()  # the pump sends the new wanted spans (and a due refit) to the worker
         return out
 
-    def _prefetch(self) -> None:
-        """Between requests: the model's spans for the comments after the one on screen (as the
-        terminal's background worker does), one piece at a time so a key never waits long."""
-        while True:
-            self._wanted.wait()
+    def _pump(self) -> None:
+        """Feed the model's work to the worker and hand its results back, never in a key's way."""
+        while not self._closed:
+            self._wanted.wait(0.05)
             self._wanted.clear()
-            for session in list(self.sessions.values()):
-                while session.model is not None and not self._wanted.is_set():
+            with self.lock:
+                sessions = [(name, s) for name, s in self.sessions.items() if s.model is not None]
+                if not sessions:
+                    continue
+                if self._worker is None and self._background:
+                    try:
+                        self._worker = Background(sessions[0][1].model)  # type: ignore[arg-type]
+                    except OSError:  # no fork here: a thread of this process does the work
+                        self._background = False
+                if self._worker is not None:
+                    wanted: list[int] = []
+                    for _name, s in sessions:  # the comments on screen first, then the next ones
+                        wanted += [i for i in s.wanted_spans()[:1] if i not in wanted]
+                    for _name, s in sessions:
+                        wanted += [i for i in s.wanted_spans() if i not in wanted]
+                    self._worker.want_spans(wanted)
+                    for name, s in sessions:
+                        request = s.refit_request()
+                        if request is not None:
+                            self._worker.refit(*request)
+                            self._refits.append(name)
+            if self._worker is not None:
+                try:
+                    ready = self._worker.conn.poll(0.05)
+                    results = self._worker.results() if ready else []
+                except (EOFError, OSError):
+                    return
+                if results:
                     with self.lock:
-                        if idle(session) is None:
-                            break
+                        for message in results:
+                            if message[0] == "spans":
+                                for _name, s in sessions:
+                                    s.apply_spans(message[1], message[2])
+                            elif message[0] == "ranked" and self._refits:
+                                self.sessions[self._refits.pop(0)].apply_ranking(*message[1:])
+                        self.changed.notify_all()
+                    self._wanted.set()
+            else:
+                for _name, s in sessions:  # one piece at a time, the lock released in between
+                    while not self._wanted.is_set():
+                        with self.lock:
+                            if idle(s) is None:
+                                break
+                            self.changed.notify_all()
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
@@ -228,8 +309,26 @@ class LabelingServer:
         return thread
 
     def close(self) -> None:
+        self._closed = True
+        with self.lock:
+            self.changed.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self._worker is not None:
+            self._worker.close()
+
+
+def _spans_pending(session: Session) -> bool:
+    """The model's spans of the comment on screen are still being computed."""
+    cur = session.current
+    model = session.model
+    return (
+        cur is not None
+        and model is not None
+        and session.show_scores
+        and bool(model.flagged[cur])
+        and model.explained(cur) is None
+    )
 
 
 def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
@@ -239,22 +338,38 @@ def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "moderation-label"
         sys_version = ""
+        # Keep-alive: a key is one request on an open connection (no connect, no new thread).
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Each response is written at once; no Nagle delay waiting for an ACK the browser delays.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # the terminal shows the session summary, not a request log
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
+        def _send(self, status: int, body: bytes, content_type: str, timing: float | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for name, value in SECURITY_HEADERS.items():
                 self.send_header(name, value)
-            self.end_headers()
+            if timing is not None:  # the server's share of a key's round trip (the page's benchmark reads it)
+                self.send_header("Server-Timing", f"app;dur={timing * 1000:.2f}")
+            if status >= 400:  # a refused request's body may be unread: never reuse this connection
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            # Headers and body in one write (one TCP segment for a small answer).
+            self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
             if self.command != "HEAD":
-                self.wfile.write(body)
+                self._headers_buffer.append(body)  # type: ignore[attr-defined]
+            self.flush_headers()
 
-        def _json(self, status: int, obj: Any) -> None:
-            self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json")
+        def _json(self, status: int, obj: Any, started: float | None = None) -> None:
+            body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            timing = None if started is None else time.perf_counter() - started
+            self._send(status, body, "application/json", timing)
 
         def _checked(self) -> bool:
             if self.headers.get("Host") not in allowed_hosts():
@@ -271,11 +386,13 @@ def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
                 body = resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
                 self._send(200, body, CONTENT_TYPES["." + name.rsplit(".", 1)[1]])
             elif url.path == "/api/view":
-                annotator = _annotator(parse_qs(url.query).get("annotator", [""])[0])
+                query = parse_qs(url.query)
+                annotator = _annotator(query.get("annotator", [""])[0])
                 if annotator is None:
                     self._json(400, {"error": "an annotator name is needed (printable, up to 64 characters)"})
                 else:
-                    self._json(200, server.view(annotator))
+                    wait = SPANS_WAIT if query.get("wait") == ["spans"] else 0.0
+                    self._json(200, server.view(annotator, wait_spans=wait))
             else:
                 self._json(404, {"error": "not found"})
 
@@ -292,8 +409,12 @@ def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
             if origin is not None and origin.rstrip("/") not in {f"http://{h}" for h in allowed_hosts()}:
                 self._json(403, {"error": "keys come from this page only"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
+            started = time.perf_counter()
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = MAX_BODY + 1
+            if not 0 <= length <= MAX_BODY:
                 self._json(413, {"error": "too large"})
                 return
             try:
@@ -306,7 +427,7 @@ def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
             if annotator is None or not isinstance(key, str) or not 0 < len(key) <= 8:
                 self._json(400, {"error": "a JSON object with annotator and key"})
                 return
-            self._json(200, server.press(annotator, key))
+            self._json(200, server.press(annotator, key), started)
 
     return Handler
 
