@@ -40,6 +40,7 @@ from .board_text import (
 _BR_TAG = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
 _INNER_BLOCKS = ("p", "div", "dd", "li")
 _RAW_BLOCK = re.compile(r"<(script|style|noscript|textarea)\b|<!--", re.I)
+_CLOSERS = {name: re.compile(f"</{name}", re.I) for name in ("script", "style", "noscript", "textarea")}
 _SITE_SEPARATORS = (" - ", "-", "|", "｜", "–", "—", " : ", " ： ")
 _SITE_WORDS: tuple[str, ...] = (
     "ちゃんねる",
@@ -87,21 +88,32 @@ def blank_raw_blocks(text: str) -> str:
     >>> blank_raw_blocks(page).split(), len(blank_raw_blocks(page)) == len(page)
     (['a', 'b', 'd'], True)
     """
-    low = text.lower()
+    # Searched case-blind in ``text`` itself: ``str.lower`` can change a string's length
+    # ("İ" becomes two characters), which would shift every offset after it.
     out: list[str] = []
     pos = 0
     while True:
-        m = _RAW_BLOCK.search(low, pos)
+        m = _RAW_BLOCK.search(text, pos)
         if m is None:
             break
-        closer = "-->" if m.group(0) == "<!--" else f"</{m.group(1).lower()}"
-        end = low.find(closer, m.end())
-        end = len(text) if end < 0 else low.find(">", end) + 1 or len(text)
+        if m.group(0) == "<!--":
+            end = text.find("-->", m.end())
+            end = len(text) if end < 0 else end + 3
+        else:
+            close = _CLOSERS[m.group(1).lower()].search(text, m.end())
+            end = len(text) if close is None else text.find(">", close.end()) + 1 or len(text)
         out.append(text[pos : m.start()])
-        out.append(re.sub(r"[^\n]", " ", text[m.start() : end]))
+        out.append(_blank(text[m.start() : end]))
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _blank(block: str) -> str:
+    """``block`` as spaces, its line breaks kept."""
+    if "\n" not in block:
+        return " " * len(block)
+    return "\n".join(" " * len(line) for line in block.split("\n"))
 
 
 def looks_like_page(sample: str) -> bool:
@@ -164,7 +176,7 @@ class Page:
             self.blanked = self.blanked[:at] + " " * (close - at) + self.blanked[close:]
         # <br> of every spelling becomes a line break of the same length before parsing, so a
         # post's text is the parsed tree's text (no serialise-and-reparse per post).
-        self.blanked = _BR_TAG.sub(_br_to_newline, self.blanked)
+        self.blanked = _brs_to_newlines(self.blanked)
         parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, recover=True)
         root = etree.fromstring(self.blanked, parser) if self.blanked.strip() else None
         if root is None:
@@ -172,6 +184,7 @@ class Page:
         self.root = root
         self._offsets: dict = {}  # element -> offset of its start tag, filled per tag name
         self._indexed: set[str] = set()
+        self._class_tags: dict[str, tuple[str, ...]] = {}
 
     def _index_tag(self, tag: str) -> None:
         """Offsets of every element named ``tag``: its start tags found in the source, matched in
@@ -276,13 +289,27 @@ class Page:
         >>> [el.text for el in page.find(cls="b")], [el.text for el in page.find("div")]
         (['1', '2'], ['1', '3'])
         """
-        if cls is not None and cls not in self.blanked:
-            return []
+        if cls is not None:
+            if cls not in self.blanked:
+                return []
+            if not tags:  # only the names of elements that can carry the class: fewer to walk
+                tags = self._tags_with(cls)
+                if not tags:
+                    return []
         start = self.root if under is None else under
         found = start.iter(*tags) if tags else start.iter()
         if cls is None:
             return [el for el in found if isinstance(el.tag, str)]
-        return [el for el in found if cls in (el.get("class") or "").split() and isinstance(el.tag, str)]
+        return [el for el in found if cls in (el.get("class") or "").split()]
+
+    def _tags_with(self, word: str) -> tuple[str, ...]:
+        """Names of the start tags in which ``word`` appears as an attribute value's token."""
+        names = self._class_tags.get(word)
+        if names is None:
+            pattern = re.compile(rf"<([A-Za-z][A-Za-z0-9]*)[^<>]*[\s\"'=]{re.escape(word)}[\s\"'>]")
+            names = tuple({m.group(1).lower() for m in pattern.finditer(self.blanked)})
+            self._class_tags[word] = names
+        return names
 
     def xpath(self, path: str) -> list:
         """Elements the XPath selects (comments and other non-elements left out)."""
@@ -316,6 +343,16 @@ def _text_of(el) -> str:
 
 def _br_to_newline(m: re.Match) -> str:
     return "\n" + " " * (len(m.group(0)) - 1)
+
+
+def _brs_to_newlines(text: str) -> str:
+    """Each ``<br>`` as a line break padded to its length: the usual spellings with
+    ``str.replace``, the others (attributes, odd blanks) with :data:`_BR_TAG`."""
+    for br in ("<br>", "<BR>", "<br/>", "<br />", "<BR/>", "<BR />", "<Br>"):
+        text = text.replace(br, "\n" + " " * (len(br) - 1))
+    if "<br" in text or "<BR" in text or "<Br" in text or "<bR" in text:
+        text = _BR_TAG.sub(_br_to_newline, text)
+    return text
 
 
 def _escape(text: str) -> str:

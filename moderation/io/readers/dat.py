@@ -98,14 +98,41 @@ def _is_deleted(name: str, date: str, body_text: str) -> bool:
     return "ID:DELETED" in date and not body_text.strip("　 ")
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def line_spans(text: str) -> list[tuple[int, int]]:
+    r"""``(start, end)`` of each line, its end of line included: LF, CRLF or a lone CR, mixed
+    as they come. Not ``str.splitlines``, which also breaks at U+2028, NEL and form feeds,
+    characters a post's body may hold.
+
+    Examples
+    --------
+    >>> line_spans("a\r\nb\rc\u2028d\n")
+    [(0, 3), (3, 5), (5, 9)]
+    """
+    if "\r" not in text:
+        out, pos = [], 0
+        for line in text.split("\n"):
+            end = pos + len(line) + 1
+            out.append((pos, min(end, len(text))))
+            pos = end
+        if out and out[-1][0] >= len(text):
+            out.pop()
+        return out
+    out, pos = [], 0
+    for m in _LINE_END.finditer(text):
+        out.append((pos, m.end()))
+        pos = m.end()
+    if pos < len(text):
+        out.append((pos, len(text)))
+    return out
+
+
 def _physical_records(text: str, dialect: Dialect) -> list[tuple[int, int, int]]:
     """``(start, end, physical line number)`` of each record; a record broken across two
     lines is rejoined when each half lacks separators and together they have exactly enough."""
-    lines: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        lines.append((pos, pos + len(line)))
-        pos += len(line)
+    lines = line_spans(text)
     out: list[tuple[int, int, int]] = []
     need = dialect.separators
     k = 0
@@ -162,23 +189,21 @@ def parse_dat(
     >>> [(r.no, r.deleted, r.posted_at) for r in recs if r.kind == "comment"]
     [(1, False, '2011-10-21T12:00:00'), (3, True, None)]
     """
-    dialect = dialect or detect_dialect(text[:65536].splitlines())
+    dialect = dialect or detect_dialect([text[a:b] for a, b in line_spans(text[:65536])])
     records: list[Comment] = []
     seen: dict = {}
     rejoined = 0
+    titled = False
+    numbered = dialect.numbered
+    least = 5 if numbered else 4
     for start, end, line_no in _physical_records(text, dialect):
         start, end = strip_span(text, start, end)
         if start >= end:
             continue
         raw = text[start:end]
         fields = raw.split("<>")
-        if dialect.numbered:
-            num = _NUMBERED_HEAD.match(raw)
-            ok = num is not None and len(fields) >= 5
-        else:
-            num = None
-            ok = len(fields) >= 4
-        if not ok:
+        num = _NUMBERED_HEAD.match(raw) if numbered else None
+        if len(fields) < least or (numbered and num is None):
             if warn:
                 warn(f"{source or thread}: line {line_no} is not a {dialect.name} .dat record; kept as meta")
             records.append(
@@ -189,15 +214,17 @@ def parse_dat(
             continue
         if num is not None:
             no = int(num.group(1))
-            fields = fields[1:]
+            del fields[0]
         else:
             no = line_no - rejoined
-        if "\n" in raw:  # a record rejoined from two lines: the break was a line of its body
+        if "\n" in raw or "\r" in raw:  # a record rejoined from two lines: the break was a line of its body
             rejoined += 1
-            fields = raw.replace("\r\n", "<br>").replace("\n", "<br>").split("<>")[1 if num else 0 :]
+            fields = raw.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>").split("<>")
+            fields = fields[1:] if num else fields
         name, _mail, date, body = fields[0], fields[1], fields[2], fields[3]
-        title_field = fields[4] if len(fields) > 4 else ""
-        if not records or all(r.kind == "meta" for r in records):
+        if not titled:
+            titled = True
+            title_field = fields[4] if len(fields) > 4 else ""
             t = html_to_text(title_field).replace("\n", " ")
             if t:
                 found = title_field in raw
@@ -214,11 +241,21 @@ def parse_dat(
                     )
                 )
         body_text = html_to_text(body)
-        deleted = _is_deleted(name, date, body_text)
+        if _is_deleted(name, date, body_text):
+            records.append(
+                Comment(
+                    thread,
+                    stable_id(thread, "comment", raw, seen),
+                    no,
+                    "comment",
+                    "",
+                    deleted=True,
+                    span=(start, end),
+                    source=source,
+                )
+            )
+            continue
         reply_to, body_text = reply_numbers(body_text)
-        if deleted:
-            reply_to, body_text = [], ""
-        author = html_to_text(name) or None
         records.append(
             Comment(
                 thread,
@@ -227,10 +264,9 @@ def parse_dat(
                 "comment",
                 body_text,
                 reply_to=reply_to,
-                deleted=deleted,
-                author=None if deleted else author,
-                posted_at=None if deleted else iso_time(date),
-                urls=URL_RE.findall(body_text),
+                author=html_to_text(name) or None,
+                posted_at=iso_time(date),
+                urls=URL_RE.findall(body_text) if "tp" in body_text else [],
                 span=(start, end),
                 source=source,
             )

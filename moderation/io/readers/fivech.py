@@ -49,6 +49,10 @@ _PARTS = {
 }
 
 
+# class name -> (part, rank): a part's first name wins over its later ones.
+_CLASS_PART = {name: (key, rank) for key, names in _PARTS.items() for rank, name in enumerate(names)}
+
+
 def _parts(el) -> dict:
     """The first descendant of ``el`` with each part's class (one pass over the post)."""
     found: dict = {}
@@ -56,10 +60,11 @@ def _parts(el) -> dict:
         classes = d.get("class")
         if not classes:
             continue
-        names = classes.split()
-        for key, wanted in _PARTS.items():
-            for rank, name in enumerate(wanted):
-                if name in names and (key not in found or found[key][0] > rank):
+        for name in classes.split():
+            hit = _CLASS_PART.get(name)
+            if hit is not None:
+                key, rank = hit
+                if key not in found or found[key][0] > rank:
                     found[key] = (rank, d)
     return {key: d for key, (_rank, d) in found.items()}
 

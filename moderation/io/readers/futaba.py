@@ -21,11 +21,11 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..board_text import html_to_text
 from ..page import Page, Post, has_class, looks_like_page, meta_records, records
 
 NAME = "futaba"
@@ -47,35 +47,42 @@ def sniff(sample: str) -> bool:
     return looks_like_page(sample) and any(marker in low for marker in _MARKERS)
 
 
-def _head_html(page: Page, parent, quote) -> tuple[str, object]:
-    """HTML before ``quote`` inside ``parent`` (back to a table, rule or earlier post) and
-    the first element of it (for the span)."""
-    from lxml import etree
-
-    parts: list[str] = []
-    first = quote
+def _head(quote) -> tuple[str, list, object]:
+    """The header before ``quote`` in its parent (back to a table, rule or earlier post) as
+    one line of text, the header's elements (for the span) and its ``span.cnm`` (the name) if any."""
+    nodes: list = []
+    name_el = None
     node = quote.getprevious()
+    lead = None
     while node is not None:
-        if isinstance(node.tag, str) and node.tag.lower() in _STOP:
-            parts.append(_escape(node.tail or ""))
+        if node.tag in _STOP:
+            lead = node.tail
             break
-        if isinstance(node.tag, str):
-            parts.append(etree.tostring(node, encoding="unicode", method="html", with_tail=True))
-            first = node
+        nodes.append(node)
+        if name_el is None and "cnm" in (node.get("class") or "").split():
+            name_el = node
         node = node.getprevious()
     else:
-        parts.append(_escape(parent.text or ""))
-    return "".join(reversed(parts)), first
+        parent = quote.getparent()
+        lead = parent.text if parent is not None else None
+    nodes.reverse()
+    text = (lead or "") + "".join(_text_with_tail(n) for n in nodes)
+    return " ".join(text.split()), nodes, name_el
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _text_with_tail(el) -> str:
+    from lxml import etree
+
+    global _text_with_tail
+    _text_with_tail = functools.partial(etree.tostring, encoding="unicode", method="text", with_tail=True)
+    return _text_with_tail(el)
 
 
-def _author(page: Page, container, head: str, date_at: int) -> str | None:
-    names = page.find(cls="cnm", under=container)
-    if names:
-        return page.flat_text(names[0]) or None
+def _author(page: Page, name_el, head: str, date_at: int) -> str | None:
+    """The poster's name: ``span.cnm`` (pages since 2019), else the text between ``Name`` and
+    the date (older pages, where it is a bold ``<font>``)."""
+    if name_el is not None:
+        return page.flat_text(name_el) or None
     at = head.find("Name")
     if at < 0 or date_at <= at:
         return None
@@ -86,26 +93,24 @@ def posts(page: Page) -> list[Post]:
     """The opening post and the replies of a futaba thread page."""
     out: list[Post] = []
     for quote in page.find("blockquote"):
-        parent = quote.getparent()
-        if parent is None:
+        if quote.getparent() is None:
             continue
-        cell = next((a for a in quote.iterancestors() if a.tag == "td"), None)
-        head_html, first = _head_html(page, parent, quote)
-        head = " ".join(html_to_text(head_html).split())
-        numbers = list(_NUMBER.finditer(head))
+        head, nodes, name_el = _head(quote)
+        numbers = _NUMBER.findall(head)
         if not numbers:
             continue  # a quotation somewhere else on the page, not a post
         date = _DATE.search(head)
-        table = next((a for a in quote.iterancestors() if a.tag == "table"), None)
-        deleted = bool(cell is not None and table is not None and has_class(table, "deleted"))
-        span = page.span(cell) if cell is not None else page.span(first, quote)
+        cell = next(quote.iterancestors("td"), None)
+        table = next(quote.iterancestors("table"), None) if cell is not None else None
+        deleted = bool(table is not None and has_class(table, "deleted"))
+        span = page.span(cell) if cell is not None else page.span(nodes[0] if nodes else quote, quote)
         out.append(
             Post(
                 span=span,
                 head=head,
                 body=page.inner_text(quote),
-                no=int(numbers[-1].group(1)),
-                author=_author(page, cell if cell is not None else parent, head, date.start() if date else -1),
+                no=int(numbers[-1]),
+                author=_author(page, name_el, head, date.start() if date else -1),
                 date=head[date.start() :] if date else "",
                 deleted=deleted,
             )
