@@ -5,7 +5,10 @@
   every response has the CSP and nosniff headers; the page loads nothing but its own files;
 - keys label, toggle, note, undo and end a session through the page, into the label file;
 - a moderator in the terminal and one in the browser label one file at once; stats, adjudicate,
-  export and train then see each comment once.
+  export and train then see each comment once;
+- review and adjudication through the page (change a label with a note, undo, decide);
+- kill -9 in the middle of review and of adjudication, in the page and in the terminal: every
+  save the interface acknowledged is in the file, and every line is a whole event.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +25,15 @@ import pexpect
 import pytest
 from conftest import ROOT, SEED, run_cli
 
+from moderation.apps.labeling.items import collect_items
+from moderation.apps.labeling.session import Session
 from moderation.apps.labeling.terminal import FRAME_END
-from moderation.labels import load_training_data
-from moderation.labels.events import read_events
+from moderation.io import extract
+from moderation.labels import latest_by_annotator, load_training_data
+from moderation.labels.events import read_events, read_label_files
 
 EXE = Path(sys.executable).with_name("moderation")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -268,3 +276,220 @@ def test_terminal_and_browser_at_once_then_stats_adjudicate_export_and_train(bro
     frame, summary = load_training_data([labels, export], warn=warnings.append)
     assert sorted(frame["id"]) == ["c1", "c2", "c3", "c4"] and summary["duplicates"] == {"merged": 4, "tied": 0}
     assert frame.set_index("id").loc["c2", "off_topic"] == 1 and "4 rows repeat a comment id" in warnings[0]
+
+
+# --------------------------------------------------------------------------- review and adjudication
+
+
+def seed_labels(path: Path, annotator: str, keys: list[str]) -> list[str]:
+    """Label the seed thread through the session itself (the real label file), one entry of
+    ``keys`` per comment; returns the ids in order."""
+    items = collect_items(extract([SEED]))
+    session = Session(items, path, annotator)
+    ids = []
+    for keys_of_one in keys:
+        ids.append(session.view().comment.id)
+        for key in keys_of_one:
+            session.press(key)
+    return ids
+
+
+def toggles_of(page) -> list[str]:
+    return page.eval_on_selector_all("#toggles .on", "els => els.map(e => e.dataset.label)")
+
+
+def type_note(page, note: str) -> None:
+    press(page, "/")
+    for ch in note:
+        page.keyboard.type(ch)
+    page.wait_for_function("(n) => document.getElementById('note').textContent === n", arg=note)
+    press(page, "Enter")
+
+
+def test_review_in_the_page_changes_a_label_with_a_note_and_undoes(browser, tmp_path):
+    labels = tmp_path / "l.jsonl"
+    ids = seed_labels(labels, "alice", ["s\r", "n", "s\r", "n"])
+    tool = WebTool("label", "--labels", str(labels), "--review", "--only", "slur")
+    try:
+        page, seen = open_page(browser, tool.url, "alice")
+        assert page.inner_text("#heading") == "moderation label --review"
+        assert page.inner_text("#id") == f"id {ids[0]}" and toggles_of(page) == ["slur"]  # as alice left it
+        press(page, "s")
+        assert toggles_of(page) == []
+        type_note(page, "読み違い")
+        press(page, "Enter", until=f"saved {ids[0]}: clean (with a note)")
+        changed = lines_of(labels)[-1]
+        assert changed["id"] == ids[0] and changed["labels"]["slur"] == 0 and changed["note"] == "読み違い"
+        assert page.inner_text("#id") == f"id {ids[2]}" and toggles_of(page) == ["slur"]
+        press(page, "u", until=f"undid the label of {ids[0]}")
+        assert lines_of(labels)[-1] == {**lines_of(labels)[-1], "id": ids[0], "annotator": "alice", "undo": True}
+        assert page.inner_text("#id") == f"id {ids[0]}" and toggles_of(page) == []  # back, as it was saved …
+        assert page.inner_text("#note") == "読み違い"  # … note included
+        press(page, "d")
+        press(page, "Enter", until=f"saved {ids[0]}: delete")
+        press(page, "q", until="Session ended for alice")
+        assert seen["errors"] == []
+        page.close()
+    finally:
+        err = tool.stop()
+    assert "alice: labeled 1 this session" in err
+    standing = latest_by_annotator(read_events(labels))[(ids[0], "alice")]
+    assert standing["labels"] == {"slur": 0, "off_topic": 0, "delete": 1} and standing["note"] == "読み違い"
+
+
+def test_adjudication_in_the_page_shows_every_annotator_and_decides(browser, tmp_path):
+    labels = tmp_path / "team.jsonl"
+    ids = seed_labels(labels, "alice", ["sd\r", "o\r", "n"])
+    seed_labels(labels, "bob", ["/理由あり\rn", "n", "n"])
+    tool = WebTool("labels", "adjudicate", str(labels))
+    try:
+        page, seen = open_page(browser, tool.url, "lead")
+        assert page.inner_text("#heading") == "moderation labels adjudicate"
+        assert page.inner_text("#id") == f"id {ids[0]}"
+        others = page.inner_text("#others")
+        assert "by alice: slur+delete" in others and "by bob: clean — 理由あり" in others
+        press(page, "s")
+        press(page, "d")
+        type_note(page, "蔑称で確定")
+        press(page, "Enter", until=f"decided {ids[0]}: slur+delete (with a note)")
+        decided = lines_of(labels)[-1]
+        assert decided["adjudication"] is True and decided["annotator"] == "lead" and decided["note"] == "蔑称で確定"
+        assert page.inner_text("#id") == f"id {ids[1]}" and "by alice: off_topic" in page.inner_text("#others")
+        press(page, "u", until=f"undid the label of {ids[0]}")
+        assert lines_of(labels)[-1]["undo"] is True and lines_of(labels)[-1]["adjudication"] is True
+        assert toggles_of(page) == ["slur", "delete"] and page.inner_text("#note") == "蔑称で確定"  # as decided
+        press(page, "Enter", until=f"decided {ids[0]}")
+        press(page, "n", until=f"decided {ids[1]}: clean")
+        assert page.is_visible("#done")
+        press(page, "q", until="Session ended for lead")
+        assert seen["errors"] == []
+        page.close()
+    finally:
+        tool.stop()
+    export = run_cli("labels", "export", str(labels), "--format", "jsonl").stdout
+    rows = {r["id"]: r for r in map(json.loads, export.splitlines())}
+    assert rows[ids[0]]["slur"] == 1 and rows[ids[0]]["adjudicated"] is True
+    assert rows[ids[1]]["off_topic"] == 0 and rows[ids[1]]["unresolved"] == []
+    assert "lead (adjudication): 蔑称で確定" in rows[ids[0]]["notes"]
+
+
+# --------------------------------------------------------------------------- kill -9 in review and adjudication
+
+
+def team_file(path: Path) -> tuple[list[str], int]:
+    """alice and bob on the 12 seed comments, disagreeing on every other one."""
+    ids = seed_labels(path, "alice", ["s\r", "n"] * 6)
+    seed_labels(path, "bob", ["n"] * 12)
+    return ids, len(lines_of(path))
+
+
+def check_after_kill(labels: Path, before: int, acked: list[str], who: str, adjudication: bool) -> None:
+    """Every line is a whole event; each save the interface acknowledged is there, in order."""
+    events = lines_of(labels)  # every line parses: no half line
+    new = events[before:]
+    assert len(new) in (len(acked), len(acked) + 1), new
+    assert [e["id"] for e in new[: len(acked)]] == acked
+    for e in new:
+        assert e["annotator"] == who and e["labels"] == {"slur": 0, "off_topic": 1, "delete": 0}
+        assert bool(e.get("adjudication")) is adjudication
+    assert len(read_label_files([labels])) == len(events)  # the project's reader agrees, nothing skipped
+
+
+@pytest.mark.parametrize("mode", ["review", "adjudicate"])
+def test_kill_9_in_the_middle_of_a_page_loses_no_saved_label(browser, tmp_path, mode):
+    labels = tmp_path / "team.jsonl"
+    _ids, before = team_file(labels)
+    args = ("label", "--labels", str(labels), "--review") if mode == "review" else ("labels", "adjudicate", str(labels))
+    who = "alice" if mode == "review" else "lead"
+    tool = WebTool(*args)
+    acked = []
+    try:
+        page, _seen = open_page(browser, tool.url, who)
+        for _ in range(4):
+            shown = page.inner_text("#id").removeprefix("id ")
+            if toggles_of(page):
+                for label in toggles_of(page):
+                    press(page, label[0])  # review starts from alice's label: clear it
+            press(page, "o")
+            press(page, "Enter", until=f" {shown}: off_topic")  # the answer: on disk (fsynced)
+            acked.append(shown)
+        for label in toggles_of(page):
+            press(page, label[0])
+        press(page, "o")
+        page.keyboard.press("Enter")  # a save in flight …
+        os.kill(tool.proc.pid, signal.SIGKILL)  # … and kill -9 at once
+        tool.proc.wait(30)
+        page.close()
+    finally:
+        if tool.proc.poll() is None:
+            tool.stop()
+    check_after_kill(labels, before, acked, who, mode == "adjudicate")
+
+
+@pytest.mark.parametrize("mode", ["review", "adjudicate"])
+def test_kill_9_in_the_middle_of_the_terminal_loses_no_saved_label(tmp_path, mode):
+    labels = tmp_path / "team.jsonl"
+    _ids, before = team_file(labels)
+    args = ["label", "--labels", str(labels), "--review", "--annotator", "alice"]
+    if mode == "adjudicate":
+        args = ["labels", "adjudicate", str(labels), "--annotator", "lead"]
+    child = pexpect.spawn(
+        str(EXE),
+        args,
+        cwd=str(ROOT),
+        dimensions=(60, 200),
+        encoding="utf-8",
+        timeout=60,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    child.delaybeforesend = None
+    acked = []
+
+    def screen() -> str:
+        child.expect_exact(FRAME_END)
+        return ANSI.sub("", child.before.rsplit("\x1b[2J", 1)[-1])
+
+    shown = screen()
+    for _ in range(4):
+        cid = re.search(r"^id (\S+)\s*$", shown, re.M).group(1)
+        if "[x] s slur" in shown:
+            child.send("s")
+            screen()
+        child.send("o")
+        screen()
+        child.send("\r")
+        shown = screen()  # drawn after the append was fsynced
+        assert f" {cid}: off_topic" in shown
+        acked.append(cid)
+    if "[x] s slur" in shown:
+        child.send("s")
+        screen()
+    child.send("o")
+    screen()
+    child.send("\r")  # a save in flight …
+    os.kill(child.pid, signal.SIGKILL)  # … and kill -9 at once
+    child.expect(pexpect.EOF)
+    child.close()
+    check_after_kill(labels, before, acked, "alice" if mode == "review" else "lead", mode == "adjudicate")
+
+
+def test_the_models_spans_arrive_after_the_comment_without_holding_up_a_key(browser, tmp_path):
+    """With a model, the page shows the comment at once and the spans when the worker has them."""
+    comments = tmp_path / "slur.jsonl"
+    rows = [
+        {"id": f"c{n}", "thread": "t", "no": n, "text": text, "thread_title": "在韓米軍"}
+        for n, text in enumerate(["下朝鮮は黙ってろ", "ラーメン食べたい", "チョンは帰れ"], start=1)
+    ]
+    comments.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tool = WebTool("label", str(comments), "--labels", str(tmp_path / "l.jsonl"), "--model", "models/default")
+    try:
+        page, seen = open_page(browser, tool.url, "alice")
+        page.wait_for_function("() => document.getElementById('model').textContent.includes('slur: 「下朝鮮」')")
+        press(page, "n")
+        assert "nothing flagged" in page.inner_text("#model") or "spans" in page.inner_text("#model")
+        press(page, "n")
+        page.wait_for_function("() => /slur: 「チョン/.test(document.getElementById('model').textContent)")
+        assert page.inner_text("#id") == "id c3" and seen["errors"] == []
+        page.close()
+    finally:
+        tool.stop()

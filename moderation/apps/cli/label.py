@@ -241,7 +241,8 @@ def _label(
     except (LabelFileError, ExtractError) as exc:
         raise click.ClickException(str(exc)) from None
     items = collect_items(records) if inputs else items_from_events(events)
-    if review:
+    all_items = items
+    if review and not web:
         items = _review_items(items, events, annotator, only, model_dir)
         if not items:
             raise click.ClickException(
@@ -255,36 +256,36 @@ def _label(
         )
     view = None
     if model_dir is not None or order == "uncertain":
-        from ...moderator import Moderator
-        from ..labeling.model_view import ModelView
-
         click.echo(f"scoring {len(items):,} comments with {model_dir or 'the default model'}…", err=True)
-        try:
-            view = ModelView(Moderator.load(model_dir), items, keep_features=order == "uncertain")
-        except ModelError as exc:
-            raise click.ClickException(str(exc)) from None
+        view = _model_view(model_dir, items, order)
 
     def make_session(name: str) -> Session:
         try:  # each session reads the file as it is when it starts: others may be labeling into it
             now = read_label_files([labels_path]) if Path(labels_path).exists() else []
         except LabelFileError:
             now = events
+        own, own_view, own_notices = items, view, notices
+        if review and web:  # on the page each moderator reviews their own labels
+            own = _review_items(all_items, now, name, only, model_dir)
+            own_view = _model_view(model_dir, own, order) if own and view is not None else None
+            if not own:
+                own_notices = [*notices, f"nothing to review: {name} has no labels in {labels_path}"]
         return Session(
-            items,
+            own,
             labels_path,
             name,
             events=now,
             order=order,
-            model=view,
+            model=own_view,
             refit_every=refit_every,
             seed=seed,
             show_scores=not hide_scores,
-            notices=notices,
+            notices=own_notices,
             mode="review" if review else "label",
         )
 
     if web:
-        _serve_web(make_session, port, model=view)
+        _serve_web(make_session, port, model=None if review else view)  # reviews: a model view each
         return
     session = make_session(annotator)
     already = session.done_count
@@ -306,6 +307,16 @@ def _label(
     )
     if session.toggles and session.current is not None:
         click.echo("(the toggles on the last comment were not saved)")
+
+
+def _model_view(model_dir, items, order):
+    from ...moderator import Moderator
+    from ..labeling.model_view import ModelView
+
+    try:
+        return ModelView(Moderator.load(model_dir), items, keep_features=order == "uncertain")
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _review_items(items, events, annotator, only, model_dir):

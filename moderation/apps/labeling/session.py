@@ -390,8 +390,17 @@ class Session:
         self.done: set[int] = set() if mode != "label" else {self.index_of[cid] for _line, cid in mine}
         # Undo history: this annotator's standing labels in file order, so that 'u' right after
         # a resume takes back the last label of the previous session.
-        self.history: list[tuple[int, dict, bool]] = (
-            [(self.index_of[cid], dict(standing[(cid, annotator)].get("labels") or {}), False) for _l, cid in mine]
+        # Each entry: item, labels, saved this session, note (an undo brings labels and note back).
+        self.history: list[tuple[int, dict, bool, str]] = (
+            [
+                (
+                    self.index_of[cid],
+                    dict(standing[(cid, annotator)].get("labels") or {}),
+                    False,
+                    str(standing[(cid, annotator)].get("note") or ""),
+                )
+                for _l, cid in mine
+            ]
             if mode == "label"
             else []
         )
@@ -661,7 +670,7 @@ class Session:
         (self.adjudicated if self.mode == "adjudicate" else self.standing)[rec.id] = event
         self.queue.pop(0)
         self.done.add(index)
-        self.history.append((index, dict(event["labels"]), True))
+        self.history.append((index, dict(event["labels"]), True, str(event.get("note") or "")))
         self.known[index] = dict(event["labels"])
         self.saved_this_session += 1
         self.toggles = set()
@@ -676,7 +685,7 @@ class Session:
 
     def undo(self) -> dict | None:
         """Take back this annotator's last label: append an undo event, and put the comment back
-        on screen with its toggles as they were.
+        on screen with its toggles and note as they were.
 
         Returns
         -------
@@ -691,7 +700,7 @@ class Session:
         if not self.history:
             self.status = "nothing to undo"
             return None
-        index, labels, this_session = self.history[-1]
+        index, labels, this_session, note = self.history[-1]
         item = self.items[index]
         event = undo_event(item.id, annotator=self.annotator, adjudication=self.mode == "adjudicate")
         append_events(self.labels_path, [event])
@@ -706,7 +715,7 @@ class Session:
         self._entered = index  # on screen again with the toggles it was saved with
         self._reset_body()
         self.editing_note = False
-        self.note = ""
+        self.note = note  # the note comes back with the labels
         if this_session:
             self.saved_this_session -= 1
         self.status = f"undid the label of {item.id} (was {labels_text(labels)}); change it and save"

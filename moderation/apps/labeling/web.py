@@ -203,11 +203,13 @@ class LabelingServer:
         self._wanted = threading.Event()
         self._background = background
         self._worker: Background | None = None
+        self._worker_model: ModelView | None = None  # the view the worker was forked with
         self._refits: list[str] = []  # annotators whose refit the worker is doing, in order
         self._closed = False
         if model is not None and background:
             try:
                 self._worker = Background(model)  # forked while this process has one thread
+                self._worker_model = model
             except OSError:
                 self._background = False
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
@@ -250,7 +252,11 @@ class LabelingServer:
         return out
 
     def _pump(self) -> None:
-        """Feed the model's work to the worker and hand its results back, never in a key's way."""
+        """Feed the model's work to the worker and hand its results back, never in a key's way.
+
+        Sessions on the worker's model view go to the worker; a session with a model view of its
+        own (a review on the page: each moderator's labels) is served by this thread, one piece
+        at a time with the lock released in between."""
         while not self._closed:
             self._wanted.wait(0.05)
             self._wanted.clear()
@@ -261,43 +267,47 @@ class LabelingServer:
                 if self._worker is None and self._background:
                     try:
                         self._worker = Background(sessions[0][1].model)  # type: ignore[arg-type]
+                        self._worker_model = sessions[0][1].model
                     except OSError:  # no fork here: a thread of this process does the work
                         self._background = False
+                shared = [(name, s) for name, s in sessions if s.model is self._worker_model]
+                own = [(name, s) for name, s in sessions if s.model is not self._worker_model]
                 if self._worker is not None:
                     wanted: list[int] = []
-                    for _name, s in sessions:  # the comments on screen first, then the next ones
+                    for _name, s in shared:  # the comments on screen first, then the next ones
                         wanted += [i for i in s.wanted_spans()[:1] if i not in wanted]
-                    for _name, s in sessions:
+                    for _name, s in shared:
                         wanted += [i for i in s.wanted_spans() if i not in wanted]
                     self._worker.want_spans(wanted)
-                    for name, s in sessions:
+                    for name, s in shared:
                         request = s.refit_request()
                         if request is not None:
                             self._worker.refit(*request)
                             self._refits.append(name)
-            if self._worker is not None:
-                try:
-                    ready = self._worker.conn.poll(0.05)
-                    results = self._worker.results() if ready else []
-                except (EOFError, OSError):
-                    return
-                if results:
+            for _name, s in own:
+                while not self._wanted.is_set():
                     with self.lock:
-                        for message in results:
-                            if message[0] == "spans":
-                                for _name, s in sessions:
-                                    s.apply_spans(message[1], message[2])
-                            elif message[0] == "ranked" and self._refits:
-                                self.sessions[self._refits.pop(0)].apply_ranking(*message[1:])
+                        if idle(s) is None:
+                            break
                         self.changed.notify_all()
-                    self._wanted.set()
-            else:
-                for _name, s in sessions:  # one piece at a time, the lock released in between
-                    while not self._wanted.is_set():
-                        with self.lock:
-                            if idle(s) is None:
-                                break
-                            self.changed.notify_all()
+            if self._worker is None:
+                continue
+            try:
+                results = self._worker.results() if self._worker.conn.poll(0.05) else []
+            except (EOFError, OSError):  # the worker died: this thread does the work from now on
+                self._worker = self._worker_model = None
+                self._background = False
+                continue
+            if results:
+                with self.lock:
+                    for message in results:
+                        if message[0] == "spans":
+                            for _name, s in shared:
+                                s.apply_spans(message[1], message[2])
+                        elif message[0] == "ranked" and self._refits:
+                            self.sessions[self._refits.pop(0)].apply_ranking(*message[1:])
+                    self.changed.notify_all()
+                self._wanted.set()
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
