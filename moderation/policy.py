@@ -23,13 +23,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .core import ACTIONS, LABELS, NEVER, Decision, PolicyError, Reason, step
+from .io.inputs import read_input
 from .ml.lexicon import Entry, Lexicon
 from .ml.text import WILDCARD, fold, normalize
 
@@ -196,10 +196,7 @@ def load_policy(path: str | os.PathLike | None) -> PolicyConfig:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
         import tomli as tomllib
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
+    raw = read_input(path, error=PolicyError)  # a regular file within the size limit, never a FIFO
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -79,7 +79,7 @@ def print_metrics(labels: dict, fh, *, title: str = "") -> None:
     for col in ("label", "n", "pos", "ROC-AUC", "AP", "hold ≥", "P", "R", "F1", "reject ≥", "P", "R", "F1"):
         table.add_column(col, justify="left" if col == "label" else "right", no_wrap=True)
     for label, info in labels.items():
-        if not info.get("trained"):
+        if not info.get("trained") or "metrics" not in info:  # eval: a trained label nobody labelled
             table.add_row(label, *["—"] * 12, style="dim")
             table.add_row(Text(f"  not trained: {displayable(info.get('reason', ''), one_line=True)}", style="dim"))
             continue

@@ -167,14 +167,14 @@ def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> 
 
 
 def read_bytes(path: Path) -> bytes:
-    """The bytes of the file at ``path``.
+    """The bytes of the file at ``path``: a regular file within the size limit
+    (:func:`moderation.io.inputs.read_input`).
 
     Raises
     ------
     ExtractError
         When the file cannot be read; the message names it and says why.
     """
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ExtractError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    from .inputs import read_input
+
+    return read_input(path)

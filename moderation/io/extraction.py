@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import FIELDS, Comment, ExtractError, Warn
 from .decode import decode, detect_encoding, read_bytes
+from .inputs import check_input, open_input
 from .readers import json_export
 from .readers.json_export import JsonFields
 from .registry import INPUT_FORMATS, ReadLines, detect_format, get_reader, input_formats, path_reader
@@ -85,16 +86,17 @@ def extract_file(
         raise ExtractError(f"unknown input format {input_format!r}; choose one of {', '.join(input_formats())}")
     thread = thread or path.stem.replace(".sjis", "")
     source = str(path)
+    info = check_input(path)  # a FIFO, a device or a file over the size limit: refused before any open
     binary = path_reader(path, input_format)  # Parquet: read from the file, not decoded
     if binary is not None and binary.read_path is not None:
         for rec in binary.read_path(path, thread=thread, source=source, warn=warn):
             rec.source_format = binary.name
             yield rec
         return
-    size = path.stat().st_size if path.exists() else 0
+    size = info.st_size
     records: Iterable[Comment] | None = None
     if size > _STREAM_THRESHOLD and (input_format == "auto" or get_reader(input_format).read_lines is not None):
-        with open(path, "rb") as fh:
+        with open_input(path) as fh:
             head = fh.read(1 << 20)
         enc = encoding or detect_encoding(head + b"\n", name=source)
         fmt = input_format if input_format != "auto" else detect_format(path, head.decode(enc, "replace"))
@@ -123,7 +125,7 @@ def _stream(
     read_lines: ReadLines, path: Path, enc: str, thread: str, source: str, warn: Warn | None
 ) -> Iterator[Comment]:
     try:
-        with open(path, encoding=enc, newline="", errors="strict") as fh:
+        with open_input(path, "r", encoding=enc, newline="", errors="strict") as fh:
             yield from read_lines(fh, thread=thread, source=source, warn=warn)
     except UnicodeDecodeError as exc:
         raise ExtractError(f"{source}: cannot decode byte {exc.start} of a chunk as {enc}; pass --encoding") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core import ExtractError
 from . import registry
+from .inputs import check_input
 
 
 def walk(
@@ -37,7 +38,10 @@ def walk(
     Raises
     ------
     ExtractError
-        For a path that does not exist or a directory with no such files in it.
+        For a path that does not exist, one that is neither a regular file nor a directory
+        (a FIFO, a device, a socket: refused before anything opens it, so nothing blocks),
+        a file over :func:`moderation.io.inputs.max_file_size`, or a directory with no such
+        files in it. Inside a directory only regular files are listed.
 
     Examples
     --------
@@ -52,8 +56,7 @@ def walk(
     files: list[Path] = []
     for p in paths:
         path = Path(p)
-        if not path.exists():
-            raise ExtractError(f"{p}: no such file or directory")
+        check_input(path, allow_dir=True)
         if path.is_dir():
             found = sorted(
                 f

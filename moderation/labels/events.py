@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import LABELS, ExtractError, LabelFileError, TrainingError, Warn
+from ..io.inputs import open_input, read_input
 from ..io.walk import walk
 
 #: What a label file is named (directories given to the readers are walked for these).
@@ -116,10 +117,7 @@ def read_events(path: str | os.PathLike, *, warn: Warn | None = None) -> list[di
     ['a']
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TrainingError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    raw = read_input(path, error=TrainingError)  # a regular file within the size limit, or one line
     events = []
     lines = raw.split(b"\n")
     for lineno, line in enumerate(lines, start=1):
@@ -266,15 +264,15 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
     path = Path(path)
     if path.is_dir():
         raise LabelFileError(f"{path}: is a directory; name a label file (e.g. labels/mine.jsonl)")
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         if must_exist:
             raise LabelFileError(f"{path}: no such file")
         return
-    try:
-        with open(path, "rb") as fh:
+    with open_input(path, error=LabelFileError) as fh:  # a FIFO or a device: refused, never opened
+        try:
             head = fh.read(1 << 16)
-    except OSError as exc:
-        raise LabelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except OSError as exc:
+            raise LabelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     # Lines with NUL bytes (a crash's zero-filled tail) are skipped by the reader, not the file.
     lines = [line.strip() for line in text.split("\n") if line.strip() and "\x00" not in line]

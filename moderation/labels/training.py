@@ -41,6 +41,7 @@ from ..context import ThreadContexts, build_context
 from ..core import LABELS, ExtractError, TrainingError, Warn
 from ..io.board_text import clean_text
 from ..io.decode import decode
+from ..io.inputs import read_input
 from ..io.walk import walk
 from .events import is_label_file, read_events, resolve
 
@@ -179,8 +180,7 @@ def _table_rows(frame: pd.DataFrame, path: Path, first_line: int) -> pd.DataFram
     return out[~bad_text.to_numpy()]
 
 
-def _read_file(path: Path, warn: Warn | None) -> pd.DataFrame:
-    raw = path.read_bytes()
+def _read_file(path: Path, warn: Warn | None, raw: bytes) -> pd.DataFrame:
     if not raw.strip():
         raise TrainingError(f"{path}: empty file; nothing to train on")
     suffix = path.suffix.lower()
@@ -275,8 +275,10 @@ def load_training_data(paths: Iterable[str | os.PathLike], *, warn: Warn | None 
     frames, files = [], []
     digest = hashlib.sha256()
     for path in training_files(paths):
-        frame = _read_file(path, warn)
-        data = path.read_bytes()
+        # A regular file within the size limit; one that cannot be read is named as an input
+        # (it was reported as a model that could not be written).
+        data = read_input(path, error=TrainingError)
+        frame = _read_file(path, warn, data)
         sha = hashlib.sha256(data).hexdigest()
         digest.update(sha.encode())
         entry = {"path": str(path), "sha256": sha, "rows": len(frame), "labels": _label_counts(frame)}

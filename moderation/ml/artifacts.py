@@ -137,7 +137,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise ModelError(f"{path}: not a model directory (no such directory)")
     manifest_path = path / "manifest.json"
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(_read_regular(manifest_path, MAX_MANIFEST_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path}: no manifest.json; not a model directory written by 'moderation train'") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -151,6 +151,32 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 #: Bytes an artifact may have (a model is tens of MB; a device or a runaway file is refused).
 MAX_ARTIFACT_BYTES = 2 << 30
+#: Bytes a manifest may have.
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+def _read_regular(f: Path, limit: int) -> bytes:
+    """The bytes of ``f`` if it is a regular file of at most ``limit`` bytes.
+
+    Looked at with :func:`os.stat` before it is opened, and opened without blocking, so a
+    FIFO or a device put in a model directory is refused, never read (a FIFO blocked the
+    loader for ever). ``FileNotFoundError`` and other ``OSError`` propagate.
+    """
+    before = os.stat(f)
+    if not stat.S_ISREG(before.st_mode):
+        raise ModelError(f"{f}: not a regular file, refusing to read it")
+    if before.st_size > limit:
+        raise ModelError(f"{f}: {before.st_size:,} bytes, over the {limit:,} a model file may have")
+    fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise ModelError(f"{f}: changed while it was being opened, refusing to read it")
+        os.set_blocking(fd, True)
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        raise ModelError(f"{f}: over the {limit:,} bytes a model file may have")
+    return raw
 
 
 def read_artifacts(path: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
@@ -173,15 +199,7 @@ def read_artifacts(path: str | os.PathLike) -> tuple[dict, dict[str, bytes]]:
         if "/" in name or name.startswith("."):
             raise ModelError(f"{path}/manifest.json: artifact name {name!r} is not a plain file name")
         try:
-            with open(f, "rb") as fh:
-                info = os.fstat(fh.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise ModelError(f"{f}: not a regular file, refusing to read it")
-                if info.st_size > MAX_ARTIFACT_BYTES:
-                    raise ModelError(
-                        f"{f}: {info.st_size:,} bytes, over the {MAX_ARTIFACT_BYTES:,} an artifact may have"
-                    )
-                raw = fh.read(MAX_ARTIFACT_BYTES + 1)
+            raw = _read_regular(f, MAX_ARTIFACT_BYTES)
         except FileNotFoundError:
             raise ModelError(f"{f}: missing (listed in the manifest)") from None
         except OSError as exc:
@@ -224,6 +242,28 @@ def _check_thresholds(path: Path, manifest: dict, model: ModerationModel) -> Non
             )
 
 
+def _check_structure(featurizer: object, classifiers: object) -> None:
+    """A ``TypeError`` naming what is not what ``save_model`` writes (a hashed file may still
+    hold something else: one rewritten together with its manifest, or another version's)."""
+    from .estimator import LabelModel
+
+    if not isinstance(featurizer, FeatureUnion) or "subwords" not in dict(featurizer.transformer_list):
+        raise TypeError(f"featurizer.joblib holds a {type(featurizer).__name__}, not the feature views")
+    if not isinstance(classifiers, dict) or not {"labels", "label_models", "skipped", "params"} <= set(classifiers):
+        raise TypeError("classifiers.joblib does not hold labels, label_models, skipped and params")
+    models, skipped, params = classifiers["label_models"], classifiers["skipped"], classifiers["params"]
+    if not isinstance(models, dict) or not all(
+        isinstance(k, str)
+        and isinstance(v, LabelModel)
+        and callable(getattr(v.classifier, "decision_function", None))
+        and len(v.calibration) == 2
+        for k, v in models.items()
+    ):
+        raise TypeError("classifiers.joblib: label_models is not one classifier per label")
+    if not isinstance(skipped, dict) or not isinstance(params, dict):
+        raise TypeError("classifiers.joblib: skipped and params are not tables")
+
+
 def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
     """Load a model directory after checking it; returns the model and its manifest."""
     import joblib
@@ -233,6 +273,7 @@ def load_model(path: str | os.PathLike) -> tuple[ModerationModel, dict]:
     try:
         featurizer = joblib.load(io.BytesIO(data["featurizer.joblib"]))
         classifiers = joblib.load(io.BytesIO(data["classifiers.joblib"]))
+        _check_structure(featurizer, classifiers)
         dict(featurizer.transformer_list)["subwords"].sp_model_ = data["spm.model"]
         params = {
             k: v for k, v in classifiers["params"].items() if k in ModerationModel().get_params() and k != "featurizer"

@@ -8,7 +8,7 @@ import click
 
 from ...core import ModerationError
 from ...io import INPUT_FORMATS
-from .common import warn
+from .common import max_file_size_option, refuse_output_over_input, warn
 from .score import default_jobs
 
 
@@ -32,6 +32,7 @@ from .score import default_jobs
 )
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--encoding", default=None, help="Text encoding of the dumps (default: detect).")
+@max_file_size_option
 def adapt_cmd(dumps, model_dir, out, max_hold_rate, max_reject_rate, input_format, encoding):
     """Fit a model to your forum from its own thread dumps, without labels.
 
@@ -46,8 +47,10 @@ def adapt_cmd(dumps, model_dir, out, max_hold_rate, max_reject_rate, input_forma
         moderation adapt dumps/ --out models/myforum --max-hold-rate 0.05 --max-reject-rate 0.01
     """
     from ...adapt import adapt
+    from ...moderator import default_model_path
     from ..report import Progress
 
+    refuse_output_over_input(out, [*dumps, model_dir or default_model_path()])
     try:
         with Progress(sys.stderr, "reading") as progress:
             result = adapt(

@@ -8,7 +8,7 @@ from ...core import FIELDS, ModerationError
 from ...io import extract, input_formats
 from ...io.files import write_csv, write_jsonl
 from ...io.readers.json_export import PRESETS, JsonFields
-from .common import OUTPUT_FORMATS, default_format, output_stream, warn
+from .common import OUTPUT_FORMATS, default_format, max_file_size_option, output_stream, refuse_output_over_input, warn
 
 
 def note(message: str) -> None:
@@ -50,6 +50,7 @@ def json_mapping(preset: str | None, text: str | None, id_: str | None, parent: 
     help="Output format (default: table on a terminal, jsonl otherwise; parquet needs --out).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@max_file_size_option
 def extract_cmd(paths, input_format, json_preset, text_field, id_field, parent_field, thread_field, encoding, fmt, out):
     """Split thread dumps into one clean record per post.
 
@@ -65,6 +66,7 @@ def extract_cmd(paths, input_format, json_preset, text_field, id_field, parent_f
     fmt = fmt or default_format(out)
     if fmt == "parquet" and out in (None, "-"):
         raise click.UsageError("--format parquet needs --out FILE")
+    refuse_output_over_input(out, paths)
     json_fields = json_mapping(json_preset, text_field, id_field, parent_field, thread_field)
     records = extract(
         paths, input_format=input_format, encoding=encoding, warn=warn, note=note, json_fields=json_fields

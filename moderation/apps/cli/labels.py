@@ -14,7 +14,7 @@ from ...core import LABELS, LabelFileError
 from ...display import displayable
 from ...io import INPUT_FORMATS
 from ...labels.events import labels_text, read_label_files
-from .common import warn
+from .common import max_file_size_option, refuse_output_over_input, warn
 
 
 def print_stats(stats: dict, fh: IO[str], *, max_disagreements: int = 50) -> None:
@@ -136,6 +136,7 @@ def labels_group():
     type=click.IntRange(0, None),
     help="Disagreements listed in the table (json lists all).",
 )
+@max_file_size_option
 def stats_cmd(files, fmt, max_disagreements):
     """Counts per label and annotator, and agreement between annotators.
 
@@ -175,6 +176,7 @@ def stats_cmd(files, fmt, max_disagreements):
     help="CSV: prefix cells that start like a formula (= + - @, tab, CR) with ' so a spreadsheet shows "
     "them as text (OWASP); --exact writes every text as it is, for pipelines. JSON Lines is always exact.",
 )
+@max_file_size_option
 def export_cmd(files, fmt, out, for_spreadsheet):
     """One row per comment with its labels resolved, ready for `moderation train`.
 
@@ -196,6 +198,7 @@ def export_cmd(files, fmt, out, for_spreadsheet):
     from .common import output_stream
 
     fmt = fmt or ("csv" if out and out.lower().endswith((".csv", ".tsv")) else "jsonl")
+    refuse_output_over_input(out, files)
     rows = export_rows(_read(files))
     with output_stream(out, newline="" if fmt == "csv" else None) as fh:
         n = write_export(rows, fh, fmt, for_spreadsheet=for_spreadsheet)
@@ -226,6 +229,7 @@ def export_cmd(files, fmt, out, for_spreadsheet):
 @click.option("--all", "again", is_flag=True, help="Also the disagreements that were adjudicated already.")
 @click.option("--web", is_flag=True, help="Serve it as a local web page on 127.0.0.1 instead of the terminal.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="With --web: the port.")
+@max_file_size_option
 def adjudicate_cmd(files, out, annotator, again, web, port):
     """Decide the comments annotators disagree on, one keystroke each.
 

@@ -10,7 +10,7 @@ import click
 from ...core import ACTIONS, ModerationError
 from ...io import INPUT_FORMATS, extract
 from ...io.files import write_csv, write_jsonl
-from .common import default_format, output_stream, warn
+from .common import default_format, max_file_size_option, output_stream, refuse_output_over_input, warn
 
 SCORE_COLUMNS = ["id", "thread", "no", "kind", "text", "slur", "off_topic", "delete", "action", "labels"]
 
@@ -80,6 +80,7 @@ def default_jobs() -> int:
     show_default=True,
     help="With --cluster: tries of a failed partition.",
 )
+@max_file_size_option
 def score_cmd(
     paths,
     model_dir,
@@ -107,6 +108,7 @@ def score_cmd(
 
         moderation score seeds/ --only-flagged --explain
     """
+    refuse_output_over_input(out, paths)
     if cluster_address:
         if jobs:
             raise click.UsageError("--jobs is for one machine; with --cluster the cluster's workers score")

@@ -8,6 +8,7 @@ import click
 
 from ...core import ModerationError
 from ..serve.server import DEFAULT_FEEDBACK
+from .common import max_file_size_option
 
 
 @click.command("serve")
@@ -86,6 +87,7 @@ from ..serve.server import DEFAULT_FEEDBACK
     metavar="SHA256",
     help="Refuse to start unless the model's manifest has this sha256 (model.sha256 of every answer).",
 )
+@max_file_size_option
 def serve_cmd(
     model_dir: str | None,
     config: str | None,

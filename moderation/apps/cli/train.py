@@ -7,7 +7,7 @@ import sys
 import click
 
 from ...core import ModerationError
-from .common import warn
+from .common import max_file_size_option, refuse_output_over_input, warn
 
 
 @click.command("train")
@@ -27,6 +27,7 @@ from .common import warn
     type=click.FloatRange(0.5, 1.0),
     help="Cross-validated precision a label's reject threshold must reach.",
 )
+@max_file_size_option
 def train_cmd(data, out, cv, reject_precision):
     """Train the classifier on labelled comments and write a model directory.
 
@@ -42,6 +43,7 @@ def train_cmd(data, out, cv, reject_precision):
     from ...training import train
     from ..report import print_metrics
 
+    refuse_output_over_input(out, data)
     try:
         result = train(data, out, cv=cv, reject_precision=reject_precision, warn=warn)
     except ModerationError as exc:
@@ -62,6 +64,7 @@ def train_cmd(data, out, cv, reject_precision):
     "--model", "model_dir", default=None, type=click.Path(), help="Model directory (default: models/default)."
 )
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Write precision-recall curves here (PNG).")
+@max_file_size_option
 def eval_cmd(data, model_dir, plot):
     """Measure a model on labelled comments: ROC-AUC, average precision, and precision /
     recall / F1 at its hold and reject thresholds, per label.
@@ -70,9 +73,11 @@ def eval_cmd(data, model_dir, plot):
 
         moderation eval labels/ --model models/default --plot pr.png
     """
+    from ...moderator import default_model_path
     from ...training import evaluate
     from ..report import print_metrics
 
+    refuse_output_over_input(plot, [*data, model_dir or default_model_path()], option="--plot")
     try:
         result = evaluate(data, model_dir, warn=warn)
     except ModerationError as exc:
@@ -85,4 +90,6 @@ def eval_cmd(data, model_dir, plot):
             plot_pr_curves(result.curves, plot)
         except ImportError:
             raise click.ClickException("--plot needs matplotlib: pip install 'moderation[plot]'") from None
+        except OSError as exc:
+            raise click.ClickException(f"{plot}: cannot write the plot ({exc.strerror or exc})") from None
         click.echo(f"wrote {plot}")

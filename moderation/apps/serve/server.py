@@ -51,17 +51,12 @@ def read_token(path: str | os.PathLike[str] | None) -> str | None:
     """
     if path is None:
         return None
+    from ...io.inputs import read_input
+
     try:
-        token = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = (
-            exc.strerror
-            if isinstance(exc, OSError) and exc.strerror
-            else "not UTF-8 text"
-            if isinstance(exc, UnicodeDecodeError)
-            else str(exc)
-        )
-        raise PolicyError(f"{path}: cannot read the token file ({reason})") from None
+        token = read_input(path, error=PolicyError).decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: cannot read the token file (not UTF-8 text)") from None
     if not token or any(c.isspace() for c in token) or not token.isprintable():
         raise PolicyError(f"{path}: the token file must hold one token (printable, no blanks inside)")
     return token

@@ -53,7 +53,10 @@ def open_parquet(path: str | os.PathLike, *, source: str | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from ..inputs import check_input
+
     name = source or str(path)
+    check_input(path)  # a FIFO or a device is refused before pyarrow opens it
     try:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
