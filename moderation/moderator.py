@@ -140,19 +140,30 @@ class Moderator:
             thread = {"title": thread}
         thread = thread or {}
         context = build_context(thread.get("title"), thread.get("text"), reply_to=reply_to_text)
-        frame = pd.DataFrame({"text": [text], "context": [context.text]})
-        return self.decide(frame, explain=explain)[0]
+        return self.decide_texts([text], [context.text], explain=explain)[0]
 
     def decide(self, frame: pd.DataFrame, *, explain: bool = True) -> list[Decision]:
         """Decisions for a frame with ``text`` and ``context`` columns (contexts as built by
         :mod:`moderation.context`). Texts are cleaned here (:func:`~moderation.io.board_text.clean_text`,
         the one normalisation of every entry point); reasons' spans are into the texts as given."""
-        cleaned = [CleanedText(str(t)) for t in frame["text"]]
-        if any(c.changed for c in cleaned):
-            frame = frame.assign(text=[c.text for c in cleaned])
-        probs = self.model.predict_proba(frame)
-        actions, flagged = self.decider.decide(probs, _has_context(frame))
-        columns = [probs[label].to_numpy().round(6).tolist() for label in LABELS]
+        texts = [str(t) for t in frame["text"].tolist()]
+        if "context" not in frame.columns:  # no context column: no comment is judged off-topic for lack of one
+            return self.decide_texts(texts, [""] * len(texts), explain=explain, has_context=[True] * len(texts))
+        return self.decide_texts(texts, frame["context"].fillna("").astype(str).tolist(), explain=explain)
+
+    def decide_texts(
+        self, texts: list[str], contexts: list[str], *, explain: bool = True, has_context: list[bool] | None = None
+    ) -> list[Decision]:
+        """:meth:`decide` on comments and their contexts given as lists (no DataFrame: one
+        comment's review costs less than building one). ``has_context`` (default: a context
+        that is not blank) says for which comments ``off_topic`` may decide."""
+        cleaned = [CleanedText(t) for t in texts]
+        texts = [c.text for c in cleaned]
+        probs = self.model.proba(texts, contexts)
+        if has_context is None:
+            has_context = [bool(c.strip()) for c in contexts]
+        actions, flagged = self.decider.decide(probs, has_context)
+        columns = [np.round(probs[label], 6).tolist() for label in LABELS]
         info = self.info
         out = []
         for i, (action, labels) in enumerate(zip(actions, flagged)):
@@ -160,9 +171,9 @@ class Moderator:
             reasons: list[Reason] = []
             if explain:
                 for label in labels:
-                    reasons.extend(self.model.explain(frame["text"].iloc[i], frame["context"].iloc[i], label))
-            decision = Decision(action, scores, labels, reasons, info, context=frame["context"].iloc[i])
-            out.append(_into_original(self.decider.apply_terms(decision, frame["text"].iloc[i]), cleaned[i]))
+                    reasons.extend(self.model.explain(texts[i], contexts[i], label))
+            decision = Decision(action, scores, labels, reasons, info, context=contexts[i])
+            out.append(_into_original(self.decider.apply_terms(decision, texts[i]), cleaned[i]))
         return out
 
     # ----------------------------------------------------------------------- frames
@@ -206,12 +217,6 @@ def _into_original(decision: Decision, cleaned: CleanedText) -> Decision:
         a, b = cleaned.span(*reason.span)
         reasons.append(dataclasses.replace(reason, span=(a, b), excerpt=cleaned.original[a:b]))
     return dataclasses.replace(decision, reasons=reasons)
-
-
-def _has_context(frame: pd.DataFrame) -> np.ndarray | None:
-    if "context" not in frame.columns:
-        return None
-    return frame["context"].fillna("").astype(str).str.strip().ne("").to_numpy()
 
 
 def _manifest_digest(manifest: dict) -> str:

@@ -21,6 +21,8 @@ True
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,11 +33,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
 from ..core import LABELS, Reason, TrainingError
 from .calibration import choose_thresholds, platt, ranking_metrics, threshold_metrics
 from .features import as_frame, build_featurizer
+from .features.base import Comments, columns
 
 
 @dataclass
@@ -52,6 +56,97 @@ class LabelModel:
         a, b = self.calibration
         z = a * self.classifier.decision_function(M) + b
         return 1.0 / (1.0 + np.exp(-z))
+
+
+class Scorer:
+    """A trained model laid out for scoring: each feature view's place among the columns, and
+    every label's coefficients side by side, so one product scores all labels.
+
+    One comment is scored view by view without building the sparse feature row: the n-gram
+    and subword views give their (index, value) pairs directly (``row``), each is gathered
+    against the coefficient rows it hits, and the labels' decision values are summed from
+    those. Many comments go through the views' batch ``transform`` and one sparse-dense
+    product. Both give ``LogisticRegression.decision_function``'s values (the batch path bit
+    for bit; one comment's sums are ordered differently, a difference below 1e-12).
+
+    Attributes
+    ----------
+    blocks : list of (name, transformer, offset, width)
+    labels : list of str
+        The trained labels, in the model's order.
+    W : ndarray of shape (n_features, n_labels)
+    intercept, a, b : ndarray of shape (n_labels,)
+        Intercepts and the sigmoid calibration of each label.
+    """
+
+    def __init__(self, model: ModerationModel):
+        self.labels = [label for label in model.labels if label in model.labels_]
+        sample = Comments(["a"], [""])
+        self.blocks: list[tuple[str, Any, int, int]] = []
+        #: Per view, its one-comment function ``(text, context) -> (indices, values)``, or None.
+        self.rows: list[Callable[[str, str], tuple[np.ndarray, np.ndarray]] | None] = []
+        pos = 0
+        for name, trans in model.featurizer_.transformer_list:
+            width = int(trans.transform(sample).shape[1])
+            self.blocks.append((name, trans, pos, width))
+            self.rows.append(_one_comment(trans))
+            pos += width
+        lms = [model.labels_[label] for label in self.labels]
+        self.W = np.column_stack([lm.classifier.coef_[0] for lm in lms]) if lms else np.zeros((pos, 0))
+        if self.W.shape[0] != pos:
+            raise ValueError(f"the classifiers have {self.W.shape[0]} coefficients, the feature views {pos} columns")
+        self.intercept = np.array([float(lm.classifier.intercept_[0]) for lm in lms])
+        self.a = np.array([lm.calibration[0] for lm in lms], dtype=np.float64)
+        self.b = np.array([lm.calibration[1] for lm in lms], dtype=np.float64)
+
+    @staticmethod
+    def supports(model: ModerationModel) -> bool:
+        """Whether ``model``'s featurizer is a plain union of views and its classifiers binary
+        linear models (any other estimator is scored through scikit-learn's own calls)."""
+        union = getattr(model, "featurizer_", None)
+        if not isinstance(union, FeatureUnion) or union.transformer_weights:
+            return False
+        if any(isinstance(trans, str) for _name, trans in union.transformer_list):
+            return False
+        return all(
+            isinstance(lm.classifier, LogisticRegression) and lm.classifier.coef_.shape[0] == 1
+            for lm in model.labels_.values()
+        )
+
+    def decision(self, comments: Comments) -> np.ndarray:
+        """Decision values, shape ``(n_comments, n_labels)``."""
+        n = len(comments)
+        if n == 1:
+            text, context = comments.texts[0], comments.contexts[0]
+            z = self.intercept.copy()
+            for (_name, trans, offset, _width), row in zip(self.blocks, self.rows):
+                if row is not None:
+                    indices, values = row(text, context)
+                else:
+                    x = trans.transform(comments)
+                    x = x.tocsr() if sp.issparse(x) else sp.csr_matrix(x)
+                    indices, values = x.indices, x.data
+                if len(indices):
+                    z += values.astype(np.float64) @ self.W[offset + indices]
+            return z[None, :]
+        M = sp.hstack([trans.transform(comments) for _name, trans, _o, _w in self.blocks], format="csr")
+        return np.asarray(M @ self.W) + self.intercept
+
+    def proba(self, comments: Comments) -> np.ndarray:
+        """Calibrated probabilities, shape ``(n_comments, n_labels)``."""
+        z = self.decision(comments)
+        return 1.0 / (1.0 + np.exp(-(self.a * z + self.b)))
+
+
+def _one_comment(trans) -> Callable[[str, str], tuple[np.ndarray, np.ndarray]] | None:
+    """A view's one-comment function: its own ``row`` (n-grams, subwords), a checked mirror of
+    a batch-shaped view (:func:`moderation.ml.features.rows.row_function`), or None."""
+    from .features.rows import row_function
+
+    own = getattr(trans, "row", None)
+    if own is not None:
+        return lambda text, _context: own(text)
+    return row_function(trans)
 
 
 class ModerationModel(BaseEstimator):
@@ -124,7 +219,7 @@ class ModerationModel(BaseEstimator):
         self.drop_features = drop_features
 
     # ----------------------------------------------------------------------- training
-    def fit(self, X, Y: pd.DataFrame, sample_weight=None, groups=None):
+    def fit(self, X, Y: pd.DataFrame, sample_weight=None, groups=None, unlabeled=None):
         """Fit features on all comments, then each label on the rows where it is known.
 
         ``Y`` holds one column per label with 1, 0 or NaN (unknown). A label whose column
@@ -135,6 +230,10 @@ class ModerationModel(BaseEstimator):
         row in the logistic regressions, the choice of C and the calibration. ``groups`` (one
         per row, optional) keeps rows of a group in one cross-validation fold (the threads of
         self-supervised off-topic pairs); rows with a missing group are each their own.
+
+        ``unlabeled`` (optional) is an iterable of batches (lists of comment texts), consumed
+        once: after the features are fitted on ``X``, every view that learns from unlabeled text
+        (its ``partial_fit``: the relevance view's term weights) also learns from these.
         """
         frame = as_frame(X)
         Y = pd.DataFrame(Y).reset_index(drop=True)
@@ -165,6 +264,12 @@ class ModerationModel(BaseEstimator):
             else clone(self.featurizer)
         )
         self.featurizer_ = featurizer.fit(frame)
+        if unlabeled is not None:
+            views = getattr(self.featurizer_, "transformer_list", [])
+            learners = [t for _name, t in views if hasattr(t, "partial_fit")]
+            for batch in unlabeled:
+                for learner in learners:
+                    learner.partial_fit(list(batch))
         self.classes_ = np.asarray(self.labels, dtype=object)
         M = self.featurizer_.transform(frame).tocsr()
         self.labels_, self.skipped_, self.oof_ = {}, {}, {}
@@ -310,14 +415,51 @@ class ModerationModel(BaseEstimator):
         check_is_fitted(self, "featurizer_")
         return self.featurizer_.transform(as_frame(X)).tocsr()
 
+    def scorer(self) -> Scorer | None:
+        """The model laid out for scoring (built on first use; None for a featurizer or
+        classifier :class:`Scorer` does not know, which scikit-learn's own calls then score)."""
+        check_is_fitted(self, "labels_")
+        if "_scorer" not in self.__dict__:
+            self.__dict__["_scorer"] = Scorer(self) if Scorer.supports(self) else None
+        return self.__dict__["_scorer"]
+
+    def proba(self, texts: list[str], contexts: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Calibrated probabilities of comments given as lists, one array per label in
+        ``labels`` (NaN where untrained): :meth:`predict_proba` without the DataFrames.
+
+        Examples
+        --------
+        >>> from moderation.ml.artifacts import load_model
+        >>> from moderation.moderator import default_model_path
+        >>> model, _ = load_model(default_model_path())
+        >>> p = model.proba(["ﾁｮﾝは帰れ"], [""])
+        >>> bool(p["slur"][0] > 0.5), sorted(p) == sorted(model.labels)
+        (True, True)
+        """
+        contexts = [""] * len(texts) if contexts is None else contexts
+        comments = Comments(list(texts), list(contexts))
+        scorer = self.scorer()
+        out: dict[str, np.ndarray] = {}
+        if scorer is not None:
+            P = scorer.proba(comments)
+            columns_of = {label: P[:, j] for j, label in enumerate(scorer.labels)}
+        else:
+            M = self.featurizer_.transform(as_frame(pd.DataFrame({"text": comments.texts, "context": contexts})))
+            M = M.tocsr()
+            columns_of = {label: lm.proba(M) for label, lm in self.labels_.items()}
+        for label in self.labels:
+            out[label] = columns_of[label] if label in columns_of else np.full(len(texts), np.nan)
+        return out
+
     def predict_proba(self, X) -> pd.DataFrame:
         """Calibrated probabilities, one column per label in ``labels`` (NaN where untrained)."""
-        M = self.features(X)
-        out = {}
-        for label in self.labels:
-            lm = self.labels_.get(label)
-            out[label] = lm.proba(M) if lm is not None else np.full(M.shape[0], np.nan)
-        return pd.DataFrame(out)
+        check_is_fitted(self, "featurizer_")
+        texts, contexts = columns(X)
+        return pd.DataFrame(self.proba(texts, contexts), columns=list(self.labels))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return {k: v for k, v in state.items() if k not in ("_scorer", "_widths")}
 
     def predict(self, X) -> pd.DataFrame:
         """Per label, 1 where the probability reaches the label's ``hold`` threshold, else 0

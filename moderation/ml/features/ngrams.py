@@ -11,11 +11,14 @@ from ..text import fold, fold_text, normalize, normalize_text
 from .base import (
     TfidfCounts,
     cached,
+    csr_row,
     effective_min_df,
     hashed_ngrams,
+    hashed_ngrams_one,
     spread,
     string_input_tags,
     texts_of,
+    tfidf_row,
     without_cache,
 )
 
@@ -66,11 +69,20 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         return without_cache(self.__dict__)
 
     def _viewtexts_of(self, texts: list[str]) -> list[str]:
+        return [self._viewtext(t) for t in texts]
+
+    def _viewtext(self, text: str) -> str:
         if self.view == "folded":
-            return [fold_text(t) for t in texts]
+            return fold_text(text)
         if self.view == "normalized":
-            return [normalize_text(t) for t in texts]
+            return normalize_text(text)
         raise ValueError(f"unknown view {self.view!r}")
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One comment's features as (sorted buckets, float32 values): its row of
+        :meth:`transform`, bit for bit, without building a sparse matrix."""
+        _s, _n, buckets = hashed_ngrams_one(self._viewtext(text), _pair(self.ngram_range), self.n_features)
+        return tfidf_row(buckets, self.idf_)
 
     def _counts(self, texts: list[str]) -> sp.csr_matrix:
         views = self._viewtexts_of(texts)
@@ -86,7 +98,10 @@ class CharNgrams(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "idf_")
-        return TfidfCounts.weight(self._counts(texts_of(X)), self.idf_)
+        texts = texts_of(X)
+        if len(texts) == 1:  # one comment (the hook): no batch bookkeeping
+            return csr_row(*self.row(texts[0]), self.n_features)
+        return TfidfCounts.weight(self._counts(texts), self.idf_)
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())
@@ -100,14 +115,12 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 2), np.int64))
         if not view.text:
             return empty
-        _d, starts, ns, buckets = hashed_ngrams([view.text], _pair(self.ngram_range), self.n_features)
-        x = self.transform([text])
-        if x.nnz == 0:
+        starts, ns, buckets = hashed_ngrams_one(view.text, _pair(self.ngram_range), self.n_features)
+        indices, values = cached(self, ("row", text), lambda _key: self.row(text))
+        if not len(indices):
             return empty
         # The feature value of each occurrence's bucket (0 for buckets pruned in fit), without
         # allocating arrays the size of the hash space.
-        order = np.argsort(x.indices)
-        indices, values = x.indices[order], x.data[order]
         pos = np.minimum(np.searchsorted(indices, buckets), len(indices) - 1)
         value = np.where(indices[pos] == buckets, values[pos], 0.0)
         keep = value > 0

@@ -10,7 +10,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize, normalize_text
-from .base import TfidfCounts, cached, effective_min_df, spread, string_input_tags, texts_of, without_cache
+from .base import (
+    TfidfCounts,
+    cached,
+    csr_row,
+    effective_min_df,
+    spread,
+    string_input_tags,
+    texts_of,
+    tfidf_row,
+    without_cache,
+)
 
 
 def _train_sentencepiece(texts: list[str], vocab_size: int, random_state: int | None = None) -> bytes:
@@ -108,9 +118,18 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
         self.idf_ = TfidfCounts.idf(counts, self.min_df_)
         return self
 
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One comment's features as (sorted piece ids, float32 values): its row of
+        :meth:`transform`, bit for bit, without building a sparse matrix."""
+        ids = np.asarray(self.processor.encode(normalize_text(text), out_type=int), dtype=np.int64)
+        return tfidf_row(ids, self.idf_)
+
     def transform(self, X):
         check_is_fitted(self, "idf_")
-        return TfidfCounts.weight(self._counts(texts_of(X)), self.idf_)
+        texts = texts_of(X)
+        if len(texts) == 1:  # one comment (the hook): no batch bookkeeping
+            return csr_row(*self.row(texts[0]), self.processor.get_piece_size())
+        return TfidfCounts.weight(self._counts(texts), self.idf_)
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())
@@ -121,12 +140,12 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
     def _occurrences(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every weighted piece of ``text``: (piece id, weight share, original span)."""
         view = normalize(text)
-        x = self.transform([text])
+        indices, values = cached(self, ("row", text), lambda _key: self.row(text))
         ids_out, shares, spans = [], [], []
-        if x.nnz:
-            weights = dict(zip(x.indices, x.data))
+        if len(indices):
+            weights = dict(zip(indices.tolist(), values))
             pieces = self.processor.encode(view.text, out_type=str)
-            ids = self.processor.encode(view.text, out_type=int)
+            ids = self.processor.piece_to_id(pieces)
             counts = {i: ids.count(i) for i in set(ids)}
             pos = 0
             for piece, pid in zip(pieces, ids):

@@ -1,0 +1,244 @@
+"""One comment's features from the thread views without sparse matrices: the hook's path.
+
+:class:`~moderation.ml.features.relevance.RelevanceFeatures` and
+:class:`~moderation.ml.features.thread.ThreadFeatures` are written for batches: dozens of
+scipy sparse operations whose fixed cost (tens of microseconds each) is nothing over 2,000
+comments and everything for one. Here the same features of one comment are computed with
+small dense arrays over the n-gram buckets that comment and its context use.
+
+These functions mirror the batch code; they are used only while that code is the one they
+were checked against (:data:`CHECKED`: a digest of each module's source) and only for a
+fitted transformer whose output they reproduce on probe comments
+(:func:`row_function`); otherwise the transformer's own ``transform`` is used. Features
+agree with ``transform`` to float32 rounding (the sums run in another order).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from moderation.ml.features.thread import ThreadFeatures
+>>> X = pd.DataFrame({"text": ["米軍の撤退"], "context": ["在韓米軍の役割"]})
+>>> tf = ThreadFeatures().fit(X)
+>>> idx, val = thread_row(tf, "米軍の撤退", "在韓米軍の役割")
+>>> bool(np.allclose(tf.transform(X).toarray()[0, idx], val, atol=1e-6))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+
+from ..text import normalize_text
+from . import relevance, thread
+from .base import Comments, hashed_ngrams
+from .relevance import RelevanceFeatures
+from .thread import ThreadFeatures, script_shares
+
+Row = tuple[np.ndarray, np.ndarray]
+
+#: sha256 of the source of the modules these functions mirror, as they were checked.
+CHECKED = {
+    "relevance": "bd6d7ac78a1f1807fa1cb180ab8438f56a1a56022eb11330e28aca1fd70adb9d",
+    "thread": "bb14d6955839e0a6b3b0bcde4ee68c9503ec2efc0d4bf2842ace024d808ea461",
+}
+
+
+def source_digest(module) -> str:
+    """The sha256 of a module's source (what :data:`CHECKED` records)."""
+    return hashlib.sha256(inspect.getsource(module).encode("utf-8")).hexdigest()
+
+
+def _binary(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted buckets the normalised ``texts`` use, and a dense 0/1 float32 row per text
+    over them: every text hashed in one call."""
+    d, _s, _n, b = hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)
+    space, col = np.unique(b, return_inverse=True)
+    V = np.zeros((len(texts), len(space)), dtype=np.float32)
+    V[d, col] = 1.0
+    return space, V
+
+
+def _l2(M: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm as :func:`~moderation.ml.features.base.l2_rows` does (float32)."""
+    norms = np.sqrt((M.astype(np.float64) ** 2).sum(axis=-1, keepdims=True))
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return (M * scale).astype(np.float32)
+
+
+def _sparse(values: np.ndarray, offset: int = 0) -> Row:
+    nz = np.flatnonzero(values)
+    return nz + offset, values[nz].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- relevance
+
+
+def relevance_row(rf: RelevanceFeatures, text: str, context: str) -> Row:
+    """:meth:`RelevanceFeatures.transform` of one comment as (column indices, values)."""
+    ngram_range = (int(rf.ngram_range[0]), int(rf.ngram_range[1]))
+    lines = [ln for ln in context.split("\n") if ln.strip()]
+    nl = len(lines)
+    space, V = _binary([text, *lines, context], ngram_range, rf.n_features)
+    W = V[: 1 + nl] * rf.idf_[space]
+    tw, Lw = W[0], W[1:]
+    t_mass = float(tw.sum(dtype=np.float64))
+    T = _l2(tw)
+    L = _l2(Lw)
+    S = L.sum(axis=0, dtype=np.float64)
+    S_norm = float(np.sqrt(S @ S))
+    Cb = (Lw > 0).any(axis=0)
+
+    coherence = 0.0
+    if nl >= 2:
+        d_ls = L.astype(np.float64) @ S
+        l_norm2 = (L.astype(np.float64) ** 2).sum(axis=1)
+        rest = np.sqrt(np.maximum(S_norm**2 - 2 * d_ls + l_norm2, 0))
+        loo = np.divide(d_ls - l_norm2, rest, out=np.zeros_like(d_ls), where=rest > 1e-6)
+        coherence = float(loo.sum() / nl)
+    T64 = T.astype(np.float64)
+    sim_whole = float(T64 @ S) / S_norm if S_norm > 0 else 0.0
+    sim_title = best = top2 = 0.0
+    if nl:
+        sims = L.astype(np.float64) @ T64
+        sim_title = float(sims[0])
+        ordered = np.sort(sims)[::-1]
+        best = float(ordered[0])
+        top2 = 0.5 * (ordered[0] + ordered[1 if nl >= 2 else 0])
+    tw64 = tw.astype(np.float64)
+    containment = float(tw64[Cb].sum()) / t_mass if t_mass > 0 else 0.0
+    containment_title = float(tw64[Lw[0] > 0].sum()) / t_mass if nl and t_mass > 0 else 0.0
+    content = len(relevance._content(normalize_text(text)))
+    length = len(text.strip())
+    mean_line_mass = float(Lw.sum(axis=1, dtype=np.float64).sum() / nl) if nl else 0.0
+    mass_ratio = np.log1p(t_mass) - np.log1p(mean_line_mass)
+    phatic = float(content <= 3 or t_mass < 15.0)
+    very_short = float(content <= 6)
+    p = script_shares([text])[0]
+    q = script_shares(["\n".join(lines[1:])])[0]
+    mismatch = 0.5 * np.abs(p - q).sum() * float(q.sum() > 0)
+    rel_whole = sim_whole - coherence
+    gate = 1.0 - phatic
+    F = np.nan_to_num(
+        np.array(
+            [
+                sim_whole,
+                sim_title,
+                best,
+                top2,
+                containment,
+                containment_title,
+                coherence,
+                rel_whole,
+                best - coherence,
+                np.log1p(t_mass) / 5.0,
+                mass_ratio,
+                phatic,
+                very_short,
+                np.log1p(length) / 5.0,
+                mismatch,
+                float(nl > 0),
+                np.log1p(nl) / 3.0,
+                sim_whole * gate,
+                containment * gate,
+                max(rel_whole, 0) * gate,
+                min(rel_whole, 0) * gate,
+            ]
+        )
+    ).astype(np.float32)
+    idx, val = _sparse(F)
+    n_dense = len(F)
+    if not rf.lexical_features:
+        return idx, val
+    in_context = V[-1] > 0
+    present = tw != 0
+    parts = [(idx, val)]
+    for j, mask in enumerate((present & ~in_context, present & in_context)):
+        cols, where = np.unique(space[mask] % rf.lexical_features, return_inverse=True)
+        folded = np.bincount(where, weights=tw[mask], minlength=len(cols)).astype(np.float32)
+        vals = _l2(folded[None, :])[0]
+        parts.append((cols + n_dense + j * rf.lexical_features, vals))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+# --------------------------------------------------------------------------- thread
+
+
+def thread_row(tf: ThreadFeatures, text: str, context: str) -> Row:
+    """:meth:`ThreadFeatures.transform` of one comment as (column indices, values)."""
+    lines = [ln for ln in context.split("\n") if ln.strip()]
+    _space, V = _binary([text, context, *lines], (2, 3), tf.n_features)
+    V = _l2(V).astype(np.float64)
+    whole = float(V[0] @ V[1])
+    best = float((V[2:] @ V[0]).max()) if lines else 0.0
+    p = script_shares([text])[0]
+    has_ctx = 1.0 if context.strip() else 0.0
+    q = script_shares([context])[0] if has_ctx else np.array([0.0, 0.5, 0.5, 0.0])
+    urls = len(thread._URL.findall(text))
+    ads = len(thread._AD.findall(normalize_text(text)))
+    features = np.array(
+        [
+            whole,
+            has_ctx,
+            best,
+            p[0],
+            p[3],
+            p[1] + p[2],
+            0.5 * np.abs(p - q).sum(),
+            np.log1p(urls),
+            np.log1p(ads),
+            np.log1p(len(text)) / 5.0,
+            float(len(text.strip()) <= 3),
+            p[0] * (1.0 - q[0]),
+        ]
+    )
+    if tf.n_features_out_ != len(thread._LEGACY_NAMES):
+        features = features[thread._KEEP]
+    return _sparse(features.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- choosing
+
+_ROWS: dict[type, tuple[str, object, Callable]] = {
+    RelevanceFeatures: ("relevance", relevance, relevance_row),
+    ThreadFeatures: ("thread", thread, thread_row),
+}
+
+#: Comments and contexts the one-comment functions are checked on before they are used.
+PROBES = (
+    ("米軍の撤退は早い", "在韓米軍の役割\n米軍は撤退すべき\n経済の話"),
+    ("今日のラーメンうまい www http://example.com 稼げる", "在韓米軍の役割"),
+    ("그건 너의 생각일뿐이다.", "日本代表\n試合楽しみ\nいい試合"),
+    ("lol", ""),
+    ("", "タイトルだけ"),
+    ("ﾁｮﾝは帰れ！！！！", "韓国の経済政策について\n\n  \nチョンは帰れ"),
+)
+
+
+def row_function(trans) -> Callable[[str, str], Row] | None:
+    """The one-comment function for a fitted ``trans``, or None: its type has none, its
+    module's source is not the one the function was checked against, or it does not give
+    ``trans.transform``'s features (within 1e-5) on :data:`PROBES`."""
+    entry = _ROWS.get(type(trans))
+    if entry is None:
+        return None
+    name, module, fn = entry
+    if source_digest(module) != CHECKED[name]:
+        return None
+
+    def row(text: str, context: str) -> Row:
+        return fn(trans, text, context)
+
+    try:
+        for text, context in PROBES:
+            expected = trans.transform(Comments([text], [context])).toarray()[0]
+            got = np.zeros_like(expected)
+            idx, val = row(text, context)
+            got[idx] = val
+            if not np.allclose(got, expected, rtol=0, atol=1e-5):
+                return None
+    except Exception:  # a transformer this function does not understand: its own transform
+        return None
+    return row
