@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Reason
+from .features.base import cached
 from .text import normalize
 
 if TYPE_CHECKING:
@@ -103,6 +104,11 @@ def piece_units(model, text: str) -> list[tuple[int, int]]:
     subwords = dict(model.featurizer_.transformer_list).get("subwords")
     if subwords is None or getattr(subwords, "sp_model_", None) is None:
         return script_units(text)
+    # Remembered with the view's other per-comment work: every label of a comment reads them.
+    return cached(subwords, ("units", text), lambda _key: _piece_units(subwords, text))
+
+
+def _piece_units(subwords, text: str) -> list[tuple[int, int]]:
     view = normalize(text)
     spans, pos = [], 0
     for piece in subwords.processor.encode(view.text, out_type=str):

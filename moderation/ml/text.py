@@ -65,6 +65,10 @@ class View:
 
 def _nfkc_pieces(text: str):
     """NFKC one character at a time, recombining voiced marks (``ｶﾞ`` → ``ガ``)."""
+    if text.isascii() or ("\u3099" not in text and "\u309a" not in text and unicodedata.is_normalized("NFKC", text)):
+        # Already NFKC as a whole: every character is its own NFKC and no two adjacent ones
+        # compose (they would have been composed), so the loop below would change nothing.
+        return list(text), list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
@@ -85,8 +89,11 @@ def _nfkc_pieces(text: str):
     return out, origin
 
 
+@lru_cache(maxsize=64)
 def normalize(text: str, *, max_repeat: int = 2) -> View:
     """NFKC, lower case, repeated characters folded to ``max_repeat``.
+
+    Cached (a few dozen texts): every view's explanation of one comment starts from it.
 
     Examples
     --------
@@ -174,8 +181,18 @@ def fold(text: str | View, *, kana: bool = True) -> View:
     True
     >>> fold("ち.ょ.ん").text
     'チョン'
+
+    Cached for texts (a few dozen): the n-gram view and the lexicon explain from the same one.
     """
-    base = normalize(text) if isinstance(text, str) else text
+    return _fold_text(text, kana) if isinstance(text, str) else _fold_view(text, kana)
+
+
+@lru_cache(maxsize=64)
+def _fold_text(text: str, kana: bool) -> View:
+    return _fold_view(normalize(text), kana)
+
+
+def _fold_view(base: View, kana: bool) -> View:
     out: list[str] = []
     origin: list[int] = []
     for ch, o in zip(base.text, base.origin):

@@ -81,7 +81,10 @@ class CharNgrams(TransformerMixin, BaseEstimator):
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One comment's features as (sorted buckets, float32 values): its row of
         :meth:`transform`, bit for bit, without building a sparse matrix."""
-        _s, _n, buckets = hashed_ngrams_one(self._viewtext(text), _pair(self.ngram_range), self.n_features)
+        return cached(self, ("row", text), self._row)
+
+    def _row(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        _s, _n, buckets = hashed_ngrams_one(self._viewtext(key[1]), _pair(self.ngram_range), self.n_features)
         return tfidf_row(buckets, self.idf_)
 
     def _counts(self, texts: list[str]) -> sp.csr_matrix:
@@ -116,7 +119,7 @@ class CharNgrams(TransformerMixin, BaseEstimator):
         if not view.text:
             return empty
         starts, ns, buckets = hashed_ngrams_one(view.text, _pair(self.ngram_range), self.n_features)
-        indices, values = cached(self, ("row", text), lambda _key: self.row(text))
+        indices, values = self.row(text)
         if not len(indices):
             return empty
         # The feature value of each occurrence's bucket (0 for buckets pruned in fit), without

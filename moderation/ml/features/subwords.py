@@ -121,7 +121,10 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One comment's features as (sorted piece ids, float32 values): its row of
         :meth:`transform`, bit for bit, without building a sparse matrix."""
-        ids = np.asarray(self.processor.encode(normalize_text(text), out_type=int), dtype=np.int64)
+        return cached(self, ("row", text), self._row)
+
+    def _row(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(self.processor.encode(normalize_text(key[1]), out_type=int), dtype=np.int64)
         return tfidf_row(ids, self.idf_)
 
     def transform(self, X):
@@ -140,7 +143,7 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
     def _occurrences(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every weighted piece of ``text``: (piece id, weight share, original span)."""
         view = normalize(text)
-        indices, values = cached(self, ("row", text), lambda _key: self.row(text))
+        indices, values = self.row(text)
         ids_out, shares, spans = [], [], []
         if len(indices):
             weights = dict(zip(indices.tolist(), values))

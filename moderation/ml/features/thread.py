@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -185,11 +184,9 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         # Links and advertising words are the parts of a comment a moderator can be shown.
         out = np.zeros(len(text), dtype=np.float64)
-        x = cached(
-            self,
-            (text, context),
-            lambda key: self.transform(pd.DataFrame({"text": [key[0]], "context": [key[1]]})).toarray()[0],
-        )
+        from .rows import dense_row  # imports this module
+
+        x = cached(self, (text, context), lambda key: dense_row(self, key[0], key[1]))
         names = list(self.get_feature_names_out())
         for rx, k in ((_URL, names.index("urls")), (re.compile(_AD.pattern, re.I), names.index("ad_patterns"))):
             matches = list(rx.finditer(text))
