@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -30,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core import ACTIONS, LABELS, NEVER, Decision, PolicyError, Reason, step
 from .io.inputs import read_input
-from .ml.lexicon import Entry, Lexicon
-from .ml.text import WILDCARD, fold, normalize
+from .ml.terms import TermMatcher, term_key
+from .ml.text import WILDCARD, fold_text
 
 MISSING_MODEL_CHOICES = ("refuse", "allow")
 #: A label's thresholds: ``{"hold": p, "reject": p}``; :data:`~moderation.core.NEVER` turns a step off.
@@ -90,7 +91,9 @@ class Terms(BaseModel):
     @classmethod
     def _matchable(cls, terms: list[str]) -> list[str]:
         for term in terms:
-            if not normalize(term).text.strip() or not fold(term, kana=False).text.replace(WILDCARD, ""):
+            if not term_key(term)[1].replace(WILDCARD, "").strip() or not fold_text(term, kana=False).replace(
+                WILDCARD, ""
+            ):
                 raise ValueError(f"term {term!r} is empty once normalised (only blanks, separators or masks)")
         return terms
 
@@ -196,7 +199,7 @@ def load_policy(path: str | os.PathLike | None) -> PolicyConfig:
         import tomllib
     except ModuleNotFoundError:  # Python < 3.11
         import tomli as tomllib
-    raw = read_input(path, error=PolicyError)  # a regular file within the size limit, never a FIFO
+    raw = read_input(path, error=PolicyError, what="the config")  # a regular file within the size limit, never a FIFO
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -209,14 +212,11 @@ def load_policy(path: str | os.PathLike | None) -> PolicyConfig:
 # --------------------------------------------------------------------------- the decision rule
 
 
-class _TermMatcher(Lexicon):
-    """A forum's own terms, matched exactly like the lexicon: CJK spellings on the folded
-    view (separators inside a word dropped, masks as wildcards), Latin ones on word
-    boundaries of the normalised text, spans mapped back to the original text."""
-
-    def __init__(self, terms: Iterable[str], kind: str):
-        entries = [Entry(t, t, "policy", "ja", kind, 1.0) for t in terms]
-        super().__init__(entries, (), version="policy")
+@lru_cache(maxsize=8)
+def _matcher(terms: tuple[str, ...]) -> TermMatcher:
+    """The automata of a list of terms, built once per list (the hook's model-less fallback and
+    the moderator's decider share them)."""
+    return TermMatcher(terms)
 
 
 class Decider:
@@ -244,9 +244,7 @@ class Decider:
         self.block = list(block)
         self.watch = list(watch)
         self._matchers = [
-            (label, _TermMatcher(terms, label))
-            for label, terms in (("block", self.block), ("watch", self.watch))
-            if terms
+            (label, _matcher(tuple(terms))) for label, terms in (("block", self.block), ("watch", self.watch)) if terms
         ]
 
     @classmethod

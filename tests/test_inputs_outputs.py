@@ -11,9 +11,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import joblib
@@ -24,6 +26,7 @@ from moderation.apps.cli import main
 
 MODEL = ROOT / "models" / "default"
 EXE = Path(sys.executable).with_name("moderation")
+COMMAND = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "moderation"]
 TABLE = "text,slur\n下朝鮮は黙ってろ,1\nいい試合だった,0\n"
 EVENT = '{"id": "a", "text": "いい試合だった", "labels": {"slur": 0}, "annotator": "m1"}\n'
 
@@ -48,8 +51,7 @@ def one_line_error(err: str) -> str:
 
 
 def _run(*args: str, timeout: float = 60, prefix: tuple[str, ...] | list[str] = ()) -> subprocess.CompletedProcess:
-    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "moderation"]
-    return subprocess.run([*prefix, *cmd, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run([*prefix, *COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 @pytest.fixture
@@ -296,3 +298,48 @@ def test_no_user_mistake_is_an_internal_error(capsys, tmp_path, name):
         assert "internal error" not in err and "Traceback" not in err, (args, err)
         if code:
             one_line_error(err)
+
+
+# --------------------------------------------------------------------------- what is left behind
+
+
+def test_out_files_get_the_mode_open_would_give_them(files):
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        out = files / f"out-{umask:o}.jsonl"
+        res = subprocess.run(
+            [*COMMAND, "extract", str(files / "t.csv"), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            umask=umask,
+        )
+        assert res.returncode == 0, res.stderr
+        assert out.stat().st_mode & 0o777 == mode, (oct(umask), oct(out.stat().st_mode))
+    kept = files / "kept.csv"
+    kept.write_text("old")
+    kept.chmod(0o640)  # a file that is replaced keeps its mode
+    code = _run("score", str(files / "t.csv"), "--out", str(kept), "--format", "csv").returncode
+    assert code == 0 and kept.stat().st_mode & 0o777 == 0o640 and kept.read_text().startswith("id,")
+
+
+def test_sigterm_while_writing_leaves_no_hidden_temporary_file(files):
+    big = files / "big.csv"
+    with big.open("w", encoding="utf-8") as fh:
+        fh.write("id,text\n")
+        for i in range(400_000):
+            fh.write(f"{i},スレ{i}の書き込みです。いい試合だった\n")
+    out = files / "out" / "posts.jsonl"
+    out.parent.mkdir()
+    proc = subprocess.Popen([*COMMAND, "extract", str(big), "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.parent.glob(".posts.jsonl.*.tmp")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.02)
+        assert list(out.parent.glob(".posts.jsonl.*.tmp")), "the output was never started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(out.parent.iterdir()) == []  # no hidden .tmp file, no half-written output

@@ -422,13 +422,16 @@ def _strategy(schema: dict, defs: dict) -> st.SearchStrategy:
     if kind == "string":
         lo, hi = schema.get("minLength", 0), schema.get("maxLength")
         short = st.text(min_size=lo, max_size=min(hi or 40, 40))
+        if "pattern" in schema:  # "\\S": not only white space
+            short = short.filter(lambda v: re.search(schema["pattern"], v))
         if not hi or hi <= 1000:
             return short
         # Near the limit: a short random text repeated (Hypothesis draws no 10,000-character text).
         long = st.tuples(st.text(min_size=1, max_size=20), st.integers(hi - 3, hi)).map(
             lambda t: (t[0] * (t[1] // len(t[0]) + 1))[: t[1]]
         )
-        return st.integers(0, 9).flatmap(lambda k: long if k == 0 else short)  # one in ten near the limit
+        strings = st.integers(0, 9).flatmap(lambda k: long if k == 0 else short)  # one in ten near the limit
+        return strings.filter(lambda v: re.search(schema["pattern"], v)) if "pattern" in schema else strings
     if kind == "integer":
         return st.integers(-(2**53), 2**53)
     if kind == "number":

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +19,10 @@ def atomic_write(
 ) -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
-    A crash or an exception leaves the old file (or no file), never a half-written one.
+    A crash or an exception leaves the old file (or no file), never a half-written one; the
+    command line turns SIGTERM into an exception, so a terminated command leaves no hidden
+    temporary file either. The file gets the mode ``open()`` would give it (the old file's,
+    or 0666 less the umask), not :func:`tempfile.mkstemp`'s 0600.
 
     Examples
     --------
@@ -34,6 +38,13 @@ def atomic_write(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
     try:
+        # mkstemp makes the file 0600; what replaces a file keeps its mode, a new one gets the
+        # mode open() would give it (0666 less the umask), so a shared output stays readable.
+        try:
+            wanted = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            wanted = 0o666 & ~current_umask()
+        os.fchmod(fd, wanted)
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()
@@ -43,6 +54,23 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc/self/status``).
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP's list: = + - @, tab and carriage

@@ -138,30 +138,37 @@ def not_regular(mode: int) -> str | None:
 
 
 def check_input(
-    path: str | os.PathLike, *, error: type[ModerationError] = ExtractError, allow_dir: bool = False
+    path: str | os.PathLike,
+    *,
+    error: type[ModerationError] = ExtractError,
+    allow_dir: bool = False,
+    what: str | None = None,
 ) -> os.stat_result:
     """The :func:`os.stat` of an input that may be read: it exists, is a regular file (or a
     directory, with ``allow_dir``) and is within :func:`max_file_size`.
 
-    Nothing is opened, so a FIFO or a device named here never blocks or streams.
+    Nothing is opened, so a FIFO or a device named here never blocks or streams. ``what``
+    names the file in messages (``"the config"``: "cannot read the config (...)").
 
     Raises
     ------
     ModerationError
         Of type ``error``, one line naming the path and what is wrong.
     """
+    cannot = f"cannot read {what}" if what else "cannot read"
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise error(f"{path}: no such file or directory") from None
+        raise error(f"{path}: {cannot} (no such file)" if what else f"{path}: no such file or directory") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise error(f"{path}: {cannot} ({exc.strerror or exc})") from None
     if allow_dir and stat.S_ISDIR(info.st_mode):
         return info
     kind = not_regular(info.st_mode)
     if kind is not None:
         hint = "; name a file (directories are walked where a command takes them)" if kind == "a directory" else ""
-        raise error(f"{path}: is {kind}, not a regular file; only regular files are read{hint}")
+        said = f"{cannot}: it " if what else ""
+        raise error(f"{path}: {said}is {kind}, not a regular file; only regular files are read{hint}")
     limit = max_file_size()
     if limit and info.st_size > limit:
         raise _too_large(path, info.st_size, error)
@@ -177,6 +184,7 @@ def open_input(
     errors: str | None = None,
     newline: str | None = None,
     error: type[ModerationError] = ExtractError,
+    what: str | None = None,
 ) -> Iterator[IO[Any]]:
     """Open a checked input (:func:`check_input`) for reading.
 
@@ -189,12 +197,13 @@ def open_input(
         Of type ``error``: not a regular file, too large, or cannot be opened (permission
         denied, say), naming the path and the reason.
     """
-    info = check_input(path, error=error)
+    info = check_input(path, error=error, what=what)
+    cannot = f"cannot read {what}" if what else "cannot read"
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise error(f"{path}: {cannot} ({exc.strerror or exc})") from None
     try:
         now = os.fstat(fd)
         if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
@@ -213,7 +222,9 @@ def open_input(
         yield fh
 
 
-def read_input(path: str | os.PathLike, *, error: type[ModerationError] = ExtractError) -> bytes:
+def read_input(
+    path: str | os.PathLike, *, error: type[ModerationError] = ExtractError, what: str | None = None
+) -> bytes:
     """The bytes of a checked input file, never more than :func:`max_file_size` (a file that
     grows past it while being read is refused too).
 
@@ -223,11 +234,11 @@ def read_input(path: str | os.PathLike, *, error: type[ModerationError] = Extrac
         Of type ``error``, as for :func:`open_input`, or when reading fails.
     """
     limit = max_file_size()
-    with open_input(path, error=error) as fh:
+    with open_input(path, error=error, what=what) as fh:
         try:
             data = fh.read(limit + 1) if limit else fh.read()
         except OSError as exc:
-            raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+            raise error(f"{path}: {f'cannot read {what}' if what else 'cannot read'} ({exc.strerror or exc})") from None
     if limit and len(data) > limit:
         raise _too_large(path, len(data), error)
     return data

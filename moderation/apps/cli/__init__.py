@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -44,6 +46,12 @@ for command in (extract_cmd, train_cmd, eval_cmd, score_cmd, adapt_cmd, serve_cm
     cli.add_command(command)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM as an exception: files being written are removed on the way out (no hidden
+    ``.tmp`` file is left behind), and the exit status is the usual 128 + 15."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click's handling, plus a one-line message instead of a traceback.
 
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     :func:`moderation.display.displayable`: an argument or a file name cannot act on the
     terminal the error is read in.
     """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)  # commands that serve install their own
     try:
         code = cli.main(args=argv, prog_name="moderation", standalone_mode=False)
     except (BrokenPipeError, SystemExit):

@@ -9,8 +9,9 @@ and log lines that cannot flood.
   real request).
 - :func:`raise_fd_limit`: the soft limit on open files raised so the cap can be reached
   (a default of 1,024 descriptors is what 1,100 idle connections exhausted).
-- :class:`RateLimit`: a logging filter passing a burst of lines, then one line a second, and
-  saying how many it dropped (an accept loop failing in a tight loop wrote 9 MB/s).
+- :class:`RateLimit`: a logging filter that logs a flood of the same line once per interval
+  with a count (an accept loop failing in a tight loop, or a client sending garbage, wrote
+  9 MB/s).
 
 The body of a request has its own deadline, :data:`BODY_TIMEOUT`, enforced where it is read
 (:class:`moderation.apps.serve.app.BodyLimit`).
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import threading
 import time
 from typing import Any
 
@@ -150,35 +152,65 @@ def raise_fd_limit(wanted: int) -> int:
 
 
 class RateLimit(logging.Filter):
-    """Logging filter: ``burst`` lines, then at most one a second; the next line that passes
-    says how many were dropped.
+    """Logging filter: a flood of the same line is logged once per ``interval`` with a count.
+
+    Lines are the same when they come from the same logger, at the same level, with the same
+    message template (``"Invalid HTTP request received."``, ``"internal error on %s %s: ..."``
+    whatever the client sent): the first passes, the repeats within ``interval`` seconds are
+    counted and dropped, and the first one after it passes saying how many there were. Lines
+    of different kinds share a budget of ``burst`` per ``interval``, so many kinds at once
+    cannot flood the log either (a client's garbage wrote 9 MB/s of tracebacks).
 
     Examples
     --------
-    >>> limit = RateLimit(burst=2)
-    >>> records = [logging.LogRecord("x", 40, "", 0, "accept failed", (), None) for _ in range(5)]
-    >>> [limit.filter(r) for r in records]
-    [True, True, False, False, False]
+    >>> limit = RateLimit(interval=60)
+    >>> def line(msg, *args):
+    ...     return logging.LogRecord("uvicorn.error", 30, "", 0, msg, args, None)
+    >>> [limit.filter(line("Invalid HTTP request received.")) for _ in range(5)]
+    [True, False, False, False, False]
+    >>> limit.filter(line("internal error on %s", "/a")), limit.filter(line("internal error on %s", "/b"))
+    (True, False)
+    >>> limit.last_seen -= 61  # a minute later
+    >>> for kind in limit.kinds.values():
+    ...     kind[0] -= 61
+    >>> record = line("Invalid HTTP request received.")
+    >>> limit.filter(record), record.getMessage()
+    (True, 'Invalid HTTP request received. (4 more like this were not logged)')
     """
 
-    def __init__(self, burst: int = 20, per_second: float = 1.0):
+    #: Kinds of line remembered (the oldest forgotten first).
+    MAX_KINDS = 1024
+
+    def __init__(self, interval: float = 10.0, burst: int = 50):
         super().__init__()
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.rate = per_second
-        self.stamp = time.monotonic()
-        self.dropped = 0
+        self.interval = float(interval)
+        self.burst = burst
+        self.kinds: dict[tuple, list] = {}  # kind -> [when one last passed, repeats dropped since]
+        self.last_seen = time.monotonic()
+        self.passed = 0
+        self.lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.levelno, str(record.msg))
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            self.dropped += 1
-            return False
-        self.tokens -= 1
-        if self.dropped:
-            record.msg = f"{record.getMessage()} ({self.dropped} similar lines dropped)"
+        with self.lock:
+            if now - self.last_seen >= self.interval:
+                self.last_seen, self.passed = now, 0
+            entry = self.kinds.get(kind)
+            if entry is not None and now - entry[0] < self.interval:
+                entry[1] += 1
+                return False
+            if self.passed >= self.burst:  # too many kinds of line in this interval
+                if entry is not None:
+                    entry[1] += 1
+                return False
+            dropped = entry[1] if entry is not None else 0
+            self.kinds.pop(kind, None)
+            self.kinds[kind] = [now, 0]
+            while len(self.kinds) > self.MAX_KINDS:
+                self.kinds.pop(next(iter(self.kinds)))
+            self.passed += 1
+        if dropped:
+            record.msg = f"{record.getMessage()} ({dropped} more like this were not logged)"
             record.args = ()
-            self.dropped = 0
         return True

@@ -25,7 +25,16 @@ model
 # No "from __future__ import annotations": pydantic and FastAPI read these annotations at run time.
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from ...core import LABELS
 from ...io.board_text import is_encodable
@@ -60,10 +69,69 @@ def no_lone_surrogates(value: str) -> str:
     return value
 
 
+def not_blank(value: str) -> str:
+    """``value`` unchanged, or a ``ValueError`` when it holds nothing but white space.
+
+    Examples
+    --------
+    >>> not_blank(" a ")
+    ' a '
+    >>> not_blank(" \\u3000\\n")
+    Traceback (most recent call last):
+    ...
+    ValueError: is only white space
+    """
+    if not value.strip():
+        raise ValueError("is only white space")
+    return value
+
+
+def short_int(value: int) -> int:
+    """An integer id of at most :data:`MAX_NAME_CHARS` characters (sign included), like a string id.
+
+    Examples
+    --------
+    >>> short_int(12345)
+    12345
+    >>> short_int(10**250)
+    Traceback (most recent call last):
+    ...
+    ValueError: an integer id has at most 200 characters, like a string id
+    """
+    if abs(value) >= 10**MAX_NAME_CHARS or len(str(value)) > MAX_NAME_CHARS:  # compared before it is written
+        raise ValueError(f"an integer id has at most {MAX_NAME_CHARS} characters, like a string id")
+    return value
+
+
+def strict_int(value: Any) -> Any:
+    """``value`` unchanged unless it is a boolean or a float, which JSON's ``true`` and ``1.0`` would
+    otherwise pass for the integers 0 and 1.
+
+    Examples
+    --------
+    >>> strict_int(1)
+    1
+    >>> strict_int(True)
+    Traceback (most recent call last):
+    ...
+    ValueError: must be the integer 0 or 1, not True
+    """
+    if isinstance(value, (bool, float)) or not isinstance(value, int):
+        raise ValueError(f"must be the integer 0 or 1, not {value!r}")
+    return value
+
+
 Str = Annotated[str, AfterValidator(no_lone_surrogates)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(no_lone_surrogates)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(no_lone_surrogates)]
-Id = Name | int
+#: What the published schema says of a text that must not be blank.
+_NOT_BLANK = Field(json_schema_extra={"pattern": r"\S"})
+#: A name that says something: not empty, not only white space (an annotator, say).
+FilledName = Annotated[Name, AfterValidator(not_blank), _NOT_BLANK]
+#: An id: a string or an integer (``true`` and ``1.0`` are neither), at most 200 characters either way.
+Id = Name | Annotated[int, Field(strict=True), AfterValidator(short_int)]
+#: A label's value in feedback: the integer 0 or 1 (``true``, ``1.0`` and ``"1"`` are refused).
+LabelValue = Annotated[Literal[0, 1], BeforeValidator(strict_int)]
 
 
 def _api_description(schema: dict[str, Any], cls: type) -> None:
@@ -127,8 +195,8 @@ class ReviewItem(Body):
 class ReviewRequest(ReviewItem):
     """The body of ``POST /v1/review``: one comment, and whether to explain the decision."""
 
-    explain: bool = Field(True, description="Add the spans behind each flagged label (slower).")
-    return_context: bool = Field(False, description="Add the thread context the comment was judged in.")
+    explain: StrictBool = Field(True, description="Add the spans behind each flagged label (slower).")
+    return_context: StrictBool = Field(False, description="Add the thread context the comment was judged in.")
 
 
 class BatchRequest(Body):
@@ -139,7 +207,7 @@ class BatchRequest(Body):
         max_length=MAX_BATCH_ITEMS,
         description=f"Up to {MAX_BATCH_ITEMS:,} comments, {MAX_BATCH_TEXT_CHARS:,} characters of text in all.",
     )
-    explain: bool = True
+    explain: StrictBool = True
 
     @model_validator(mode="after")
     def _text_budget(self) -> "BatchRequest":
@@ -165,12 +233,18 @@ class FeedbackRequest(Body):
         description="The forum's comment id (default: derived from thread "
         "id and text, so two moderators' decisions meet).",
     )
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(no_lone_surrogates)]
+    text: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS),
+        AfterValidator(no_lone_surrogates),
+        AfterValidator(not_blank),
+        _NOT_BLANK,
+    ]
     thread: Thread | None = None
-    labels: Annotated[dict[Literal[LABELS], Literal[0, 1]], Field(min_length=1)] = Field(  # type: ignore[valid-type]
-        description="0 or 1 per label the moderator decided; leave out the others."
+    labels: Annotated[dict[Literal[LABELS], LabelValue], Field(min_length=1)] = Field(  # type: ignore[valid-type]
+        description="0 or 1 per label the moderator decided (integers; true or 1.0 are refused); leave out the others."
     )
-    annotator: Name
+    annotator: FilledName
 
 
 # --------------------------------------------------------------------------- responses

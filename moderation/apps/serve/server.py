@@ -54,7 +54,7 @@ def read_token(path: str | os.PathLike[str] | None) -> str | None:
     from ...io.inputs import read_input
 
     try:
-        token = read_input(path, error=PolicyError).decode("utf-8").strip()
+        token = read_input(path, error=PolicyError, what="the token file").decode("utf-8").strip()
     except UnicodeDecodeError:
         raise PolicyError(f"{path}: cannot read the token file (not UTF-8 text)") from None
     if not token or any(c.isspace() for c in token) or not token.isprintable():

@@ -14,6 +14,8 @@ import contextlib
 import os
 import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -60,6 +62,49 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Seconds between two looks at whether a worker's master is still alive (where the kernel
+#: cannot be asked to signal the worker when it dies).
+PARENT_POLL_SECONDS = 1.0
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+    ``ctypes`` on the C library rather than a dependency (``python-prctl`` needs a compiler
+    and libcap headers); returns False where it is not available.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent: int) -> None:
+    """Make this worker stop (SIGTERM to itself: uvicorn's graceful shutdown, which closes the
+    listening socket) when ``parent``, its master, dies, even by ``kill -9``: a worker left
+    behind would hold the port with nobody to restart or stop it.
+
+    Linux signals the worker as its parent dies (:func:`_die_with_parent`); a thread that
+    looks at :func:`os.getppid` every :data:`PARENT_POLL_SECONDS` covers the master dying
+    before that was set up, and systems without ``prctl``.
+    """
+    _die_with_parent()
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=poll, name="parent-watch", daemon=True).start()
+
+
 def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, announce: Callable[[str], None]) -> int:
     """Fork ``workers`` processes that serve ``config`` on ``sock`` until SIGTERM or SIGINT.
 
@@ -87,6 +132,8 @@ def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, annou
     """
     import uvicorn
 
+    master = os.getpid()
+
     def start() -> int:
         pid = os.fork()
         if pid == 0:
@@ -94,6 +141,7 @@ def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, annou
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                watch_parent(master)
                 server = uvicorn.Server(config)
                 server.run(sockets=[sock])
                 code = 0 if server.started else 1
