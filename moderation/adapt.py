@@ -30,21 +30,20 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .context import is_tabular, titles_first
+from .context import titles_first
 from .core import LABELS, SCORED_KINDS, Comment, ModerationError, Warn
 from .io import extract
 from .io.walk import walk
 from .ml.adapt import ScoreSample, action_rates, rate_thresholds, refit_label
-from .ml.artifacts import check_output_dir, save_model
+from .ml.artifacts import check_output_dir, file_sha256, save_model
 from .ml.calibration import threshold_to_json
-from .ml.selfsup import thread_pairs
+from .ml.selfsup import ThreadSample, thread_pairs
 from .moderator import Moderator, score_records
 
 #: Defaults of ``--max-hold-rate`` / ``--max-reject-rate``: shares of all posts.
@@ -63,40 +62,6 @@ class AdaptResult:
     off_topic: dict = field(default_factory=dict)
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class _ThreadSample:
-    """At most ``max_threads`` threads (the least recently seen dropped), each with its
-    title, articles and first ``posts_per_thread`` posts: the input of ``thread_pairs``."""
-
-    def __init__(self, max_threads: int, posts_per_thread: int):
-        self.max_threads, self.posts_per_thread = max_threads, posts_per_thread
-        self.threads: OrderedDict[str, dict] = OrderedDict()
-
-    def add(self, rec: Comment) -> None:
-        t = self.threads.get(rec.thread)
-        if t is None:
-            t = self.threads[rec.thread] = {"title": "", "articles": [], "posts": []}
-            if len(self.threads) > self.max_threads:
-                self.threads.popitem(last=False)
-        else:
-            self.threads.move_to_end(rec.thread)
-        if rec.kind == "title":
-            t["title"] = rec.text
-        elif is_tabular(rec) and not t["title"] and isinstance(rec.extra.get("thread_title"), str):
-            t["title"] = rec.extra["thread_title"]  # comments already split carry it in a column
-        elif rec.kind == "article":
-            t["articles"] = [*t["articles"], rec.text][-2:]
-        elif rec.kind == "comment" and rec.text.strip() and len(t["posts"]) < self.posts_per_thread:
-            t["posts"].append(rec.text)
 
 
 #: From this many comments on, off_topic learns from half of the threads and the thresholds
@@ -167,7 +132,7 @@ def adapt(
 
     # Pass 1: term weights and a sample of threads.
     learners = [t for _name, t in moderator.model.featurizer_.transformer_list if hasattr(t, "partial_fit")]
-    sample = _ThreadSample(max_threads, posts_per_thread)
+    sample = ThreadSample(max_threads, posts_per_thread)
     batch: list[str] = []
     comments = 0
     for rec in _records(paths, input_format, encoding, warn):
@@ -236,7 +201,7 @@ def adapt(
 
     adaptation = {
         "from_model": {"version": moderator.manifest.get("version"), "path": str(source)},
-        "files": [{"path": str(f), "sha256": _sha256(f)} for f in files],
+        "files": [{"path": str(f), "sha256": file_sha256(f)} for f in files],
         "comments": comments,
         "threads_sampled": len(sample.threads),
         "off_topic_pairs": len(pairs),

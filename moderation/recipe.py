@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 import warnings
@@ -70,6 +71,8 @@ DROP_FEATURES = {
     "off_topic": ("chars", "folded", "subwords", "lexicon", "groups"),
 }
 SOURCE_WEIGHTS = {"authored": 0.5, "seed": 1.0, "ja": 2.0, "ko": 0.5, "en": 0.3, "written": 0.3, "threads": 1.0}
+#: Sources whose rows get a board-styled copy (:func:`style_augmented`): the Japanese ones.
+STYLED_SOURCES = ("authored", "seed", "ja", "written")
 THREAD_GLOBS = ("tests/fixtures/scrape/*.txt", "tests/fixtures/dat/*.dat", "tests/fixtures/html/*.html", "seeds/*.txt")
 
 
@@ -109,7 +112,7 @@ def off_topic_pairs(*, strangers: float = 1.0, seed: int = 0, korean: bool = Tru
 
 
 def build_training_frame(
-    *, ko: int = 2000, en: int = 0, written: bool = True, threads: bool = True, seed: int = 0
+    *, ko: int = 2000, en: int = 0, written: bool = True, threads: bool = True, styled: bool = True, seed: int = 0
 ) -> tuple[pd.DataFrame, dict]:
     """All training rows (``id``, ``text``, ``context``, labels, ``source``, ``group``) and a
     summary for the manifest (files with their sha256 and dataset credits, rows per source)."""
@@ -137,6 +140,12 @@ def build_training_frame(
         files += info["files"]
     frame = pd.concat(parts, ignore_index=True)
     frame["group"] = None
+    frame["augmented"] = False
+    if styled:
+        frame["group"] = ["styled-" + str(i) for i in frame["id"]]  # an original and its copy in one fold
+        styled_rows = pd.concat([style_augmented(frame, seed=seed), bare_marks()], ignore_index=True)
+        frame = pd.concat([frame, styled_rows], ignore_index=True)
+        files.append({"dataset": "board-styled copies (moderation/data/board_style.tsv)", "rows": len(styled_rows)})
     if threads:
         pairs = off_topic_pairs(seed=seed)
         extra = pd.DataFrame(
@@ -151,6 +160,7 @@ def build_training_frame(
                 "group": pairs["group"],
                 "collection": pairs["collection"],
                 "swapped": pairs["swapped"],
+                "augmented": False,
             }
         )
         frame = pd.concat([frame, extra], ignore_index=True)
@@ -164,6 +174,85 @@ def build_training_frame(
     frame["weight"] = frame["source"].map(SOURCE_WEIGHTS).fillna(1.0).astype(float)
     counts = frame.groupby("source").size().to_dict()
     return frame, {"files": files, "rows": len(frame), "rows_by_source": counts}
+
+
+def board_style(path: Path | None = None, kinds: tuple[str, ...] = ("prefix", "suffix")) -> tuple[list[str], ...]:
+    """Per kind, the texts of ``data/board_style.tsv``: board marks that are not abuse
+    (``prefix``, ``suffix``) and content-free posts (``post``)."""
+    table = pd.read_csv(
+        path or Path(__file__).parent / "data" / "board_style.tsv",
+        sep="\t",
+        comment="#",
+        dtype=str,
+        keep_default_na=False,
+    )
+    by_kind = table.groupby("kind")["text"].apply(list).to_dict()
+    return tuple(by_kind.get(kind, []) for kind in kinds)
+
+
+#: Laughter marks a styled copy takes out of a text that has them.
+LAUGHTER = re.compile(r"ｗ+|(?<![A-Za-z])[wW]{2,}(?![A-Za-z])|（笑）|\(笑\)|ワロタ|ワロス|(?<=\S)草(?=[\s。！？!?]*$)")
+
+
+def style_augmented(frame: pd.DataFrame, *, sources=STYLED_SOURCES, seed: int = 0) -> pd.DataFrame:
+    """A board-style counterfactual of every ``slur`` / ``delete`` row of ``sources``: a text
+    with laughter marks loses them, any other text gains a board prefix or suffix (laughter,
+    address, fillers, anchors: :func:`board_style`). Same labels, same weight, the original's
+    CV group, marked ``augmented``.
+
+    With each row and its copy, the marks appear as often among positives as among negatives,
+    so they carry no evidence: the team's authored abuse had ``ｗ`` in 51 of 286 deletable posts
+    and 7 of 693 others, and a model that learned it held ordinary laughing posts. The copies
+    train; calibration and thresholds use only the original real rows.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": ["a", "b"], "text": ["死ねｗｗ", "おはよう"], "context": "", "slur": [1.0, 0.0],
+    ...                   "off_topic": math.nan, "delete": [1.0, 0.0], "source": "ja", "group": None})
+    >>> out = style_augmented(f)
+    >>> out["text"].iloc[0], out["slur"].tolist(), bool(out["augmented"].all())
+    ('死ね', [1.0, 0.0], True)
+    """
+    prefixes, suffixes = board_style()
+    rng = np.random.default_rng(seed)
+    rows = frame[frame["source"].isin(sources) & (frame["slur"].notna() | frame["delete"].notna())].copy()
+    marks = rng.integers(len(prefixes) + len(suffixes), size=len(rows))
+    texts = []
+    for text, mark in zip(rows["text"], marks):
+        plain = LAUGHTER.sub("", text).strip()
+        if plain and plain != text.strip():
+            texts.append(plain)
+        elif mark < len(prefixes):
+            texts.append(prefixes[mark] + text)
+        else:
+            texts.append(text + suffixes[mark - len(prefixes)])
+    rows["text"] = texts
+    rows["group"] = ["styled-" + str(i) for i in rows["id"]]
+    rows["id"] = rows["id"].astype(str) + "~styled"
+    rows["augmented"] = True
+    return rows
+
+
+def bare_marks() -> pd.DataFrame:
+    """Each board mark of :func:`board_style` as a post by itself (``ｗｗｗ``, ``草``, ``お前ら``)
+    and its content-free posts (``age``, ``1乙``), neither ``slur`` nor ``delete``: a post of
+    nothing but laughter is a reply, and without these rows a text made only of n-grams the
+    abuse shared got their whole weight."""
+    prefixes, suffixes, posts = board_style(kinds=("prefix", "suffix", "post"))
+    marks = sorted({m.strip(" 、,") for m in (*prefixes, *suffixes, *posts)} - {""})
+    return pd.DataFrame(
+        {
+            "id": [f"mark-{i}" for i in range(len(marks))],
+            "text": marks,
+            "context": "",
+            "slur": 0.0,
+            "off_topic": math.nan,
+            "delete": 0.0,
+            "source": "written",
+            "group": [f"mark-{i}" for i in range(len(marks))],
+            "augmented": True,
+        }
+    )
 
 
 def balanced_weights(frame: pd.DataFrame) -> pd.DataFrame:
@@ -251,6 +340,8 @@ def recalibrate(model: ModerationModel, frame: pd.DataFrame, real: tuple[str, ..
         a, b = lm.calibration
         decision = (np.log(oof / (1 - oof)) - b) / a
         mask = np.isin(src, real)
+        if "augmented" in frame:
+            mask &= ~frame["augmented"][known].fillna(False).astype(bool).to_numpy()
         if mask.sum() < 20 or len(set(y[mask])) < 2:
             continue
         a2, b2 = platt(decision[mask], y[mask])
@@ -319,12 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ko", type=int, default=2000, help="ko-hate-speech train rows to sample (0: none)")
     parser.add_argument("--en", type=int, default=0, help="en-hate-offensive train rows to sample (0: none)")
     parser.add_argument("--no-written", action="store_true", help="leave out labels/written/board_style.csv")
+    parser.add_argument("--no-styled", action="store_true", help="no board-styled copies of the Japanese rows")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         check_output_dir(args.out)
-        frame, summary = build_training_frame(ko=args.ko, en=args.en, written=not args.no_written, seed=args.seed)
+        frame, summary = build_training_frame(
+            ko=args.ko, en=args.en, written=not args.no_written, styled=not args.no_styled, seed=args.seed
+        )
         model = train(frame)
     except (OSError, TrainingError) as exc:
         print(f"Error: {exc}", file=sys.stderr)

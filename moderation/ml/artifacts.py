@@ -38,7 +38,8 @@ MODEL_FORMAT = "moderation-model/1"
 ARTIFACTS = ("featurizer.joblib", "classifiers.joblib", "spm.model")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB chunks (hex)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -71,7 +72,7 @@ def save_model(model: ModerationModel, out: str | os.PathLike, *, training: dict
         joblib.dump(classifiers, tmp / "classifiers.joblib", compress=3)
         lexicon = dict(model.featurizer_.transformer_list)["lexicon"].lexicon_
         created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-        artifacts = {name: _sha256(tmp / name) for name in ARTIFACTS}
+        artifacts = {name: file_sha256(tmp / name) for name in ARTIFACTS}
         manifest = {
             "format": MODEL_FORMAT,
             "version": created.strftime("%Y%m%dT%H%M%SZ")

@@ -22,12 +22,14 @@ Examples
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from ..context import build_context
+from ..context import build_context, is_tabular
+from ..core import Comment
 
 
 def bucket_of(key: str, n_buckets: int) -> int:
@@ -120,3 +122,41 @@ def threads_from_records(records: Iterable) -> dict[str, dict]:
         elif rec.kind == "comment" and rec.text and not rec.deleted:
             t["posts"].append(rec.text)
     return threads
+
+
+class ThreadSample:
+    """At most ``max_threads`` threads (the least recently seen dropped), each with its
+    title, articles and first ``posts_per_thread`` posts: the input of :func:`thread_pairs`,
+    gathered from a stream of records in bounded memory (``moderation adapt`` and
+    ``moderation train --unlabeled``).
+
+    Examples
+    --------
+    >>> from moderation.core import Comment
+    >>> sample = ThreadSample(max_threads=10, posts_per_thread=5)
+    >>> for i, text in enumerate(["在韓米軍の撤退", "撤退は早い", "同盟は続く"]):
+    ...     sample.add(Comment(thread="t1", id=f"t1-{i}", no=i, kind="title" if i == 0 else "comment", text=text))
+    >>> sample.threads["t1"]["title"], sample.threads["t1"]["posts"]
+    ('在韓米軍の撤退', ['撤退は早い', '同盟は続く'])
+    """
+
+    def __init__(self, max_threads: int, posts_per_thread: int):
+        self.max_threads, self.posts_per_thread = max_threads, posts_per_thread
+        self.threads: OrderedDict[str, dict] = OrderedDict()
+
+    def add(self, rec: Comment) -> None:
+        t = self.threads.get(rec.thread)
+        if t is None:
+            t = self.threads[rec.thread] = {"title": "", "articles": [], "posts": []}
+            if len(self.threads) > self.max_threads:
+                self.threads.popitem(last=False)
+        else:
+            self.threads.move_to_end(rec.thread)
+        if rec.kind == "title":
+            t["title"] = rec.text
+        elif is_tabular(rec) and not t["title"] and isinstance(rec.extra.get("thread_title"), str):
+            t["title"] = rec.extra["thread_title"]  # comments already split carry it in a column
+        elif rec.kind == "article":
+            t["articles"] = [*t["articles"], rec.text][-2:]
+        elif rec.kind == "comment" and rec.text.strip() and len(t["posts"]) < self.posts_per_thread:
+            t["posts"].append(rec.text)

@@ -27,8 +27,15 @@ from .common import max_file_size_option, refuse_output_over_input, warn
     type=click.FloatRange(0.5, 1.0),
     help="Cross-validated precision a label's reject threshold must reach.",
 )
+@click.option(
+    "--unlabeled",
+    multiple=True,
+    type=click.Path(),
+    help="A thread dump without labels (any format `extract` reads; repeat for more): its comments "
+    "teach the term weights and its threads self-supervised off_topic.",
+)
 @max_file_size_option
-def train_cmd(data, out, cv, reject_precision):
+def train_cmd(data, out, cv, reject_precision, unlabeled):
     """Train the classifier on labelled comments and write a model directory.
 
     DATA are label files from `moderation label` (labels/*.jsonl), directories of them, or
@@ -36,16 +43,19 @@ def train_cmd(data, out, cv, reject_precision):
     (any subset; a blank cell is unknown). Optional `thread_title` / `thread_text` columns
     give thread context. Prints cross-validated metrics per label.
 
+    --unlabeled dumps (your forum's threads, no labels needed) add off_topic examples made by
+    slipping posts of one thread into another, and term weights fitted on your text.
+
     Example:
 
-        moderation train labels/ ../shared/data/ja-toxicity-inspection/subset.csv --out models/default
+        moderation train labels/ --unlabeled dumps/ --out models/mine
     """
     from ...training import train
     from ..report import print_metrics
 
-    refuse_output_over_input(out, data)
+    refuse_output_over_input(out, [*data, *unlabeled])
     try:
-        result = train(data, out, cv=cv, reject_precision=reject_precision, warn=warn)
+        result = train(data, out, cv=cv, reject_precision=reject_precision, unlabeled=unlabeled, warn=warn)
     except ModerationError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
