@@ -400,10 +400,45 @@ def leading_number(text: str) -> int | None:
     return int(m.group(0)) if m else None
 
 
+_NAMAE = re.compile(r"名前\s*[：:]")
+_HEAD_START = re.compile(r"(\d{1,7})(?:\s|[：:]|名前|$)")  # matched after lstrip (no leading \s*: linear search)
+_DELETED_HEAD = ("あぼーん", "削除", "うふ～ん", "うふ〜ん")
+
+
 def head_author(head: str) -> str | None:
-    """The name in a ``N ：name：date`` header (between the first two colons)."""
+    """The name in a ``N ：name：date`` header (between the first two colons), or in the
+    ``N 名前：name 投稿日：date`` header of 2ch pages before 2008.
+
+    Examples
+    --------
+    >>> head_author("12 ：名無しさん：2013/01/01(火) 00:00:00.00 ID:a")
+    '名無しさん'
+    >>> head_author("3 名前：名無しさん 投稿日：05/03/01 12:00 ID:b")
+    '名無しさん'
+    """
+    named = _NAMAE.search(head)
+    if named:
+        end = head.find("投稿日", named.end())
+        return head[named.end() : end if end >= 0 else len(head)].strip() or None
     parts = re.split(r"[：:]", head, maxsplit=2)
     return parts[1].strip() or None if len(parts) > 2 else None
+
+
+def is_post_head(head: str) -> bool:
+    """Whether a line reads as a board post's header: a post number first (``12 ：``,
+    ``12：``, ``0012 ``, ``3 名前：``), then a date-time, an ``ID:`` or a deletion mark.
+    What keeps a FAQ's ``<dt>Q1. …</dt>`` or a spec table from being read as posts.
+
+    Examples
+    --------
+    >>> is_post_head("12 ：名無しさん：2013/01/01(火) 00:00:00.00"), is_post_head("5 ：あぼーん：あぼーん")
+    (True, True)
+    >>> is_post_head("Q1. 2023年の予定は？"), is_post_head("1. はじめに")
+    (False, False)
+    """
+    if not _HEAD_START.match(head.lstrip()):
+        return False
+    return bool(iso_time(head)) or "ID:" in head or any(mark in head for mark in _DELETED_HEAD)
 
 
 def records(
@@ -424,8 +459,8 @@ def records(
         out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
     for post in posts:
         deleted = post.deleted or is_deletion_notice(post.body)
-        if not deleted and "あぼーん" in post.head and not iso_time(post.head):
-            deleted = True
+        if not deleted and any(mark in post.head for mark in _DELETED_HEAD) and not iso_time(post.head):
+            deleted = True  # "5 ：あぼーん：あぼーん", "7：＜削除＞：＜削除＞": no date, a deletion mark
         reply_to, body = reply_numbers(post.body)
         if deleted:
             reply_to, body = [], ""

@@ -21,10 +21,10 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, head_author, leading_number, looks_like_page, meta_records, records
+from ..page import Page, Post, head_author, is_post_head, leading_number, looks_like_page, records
 
 NAME = "5ch"
-_MARKERS = ("5ch.net", "2ch.net", "bbspink.com", "2ch.sc", "machi.to", "post-content", "read.cgi")
+_MARKERS = ("5ch.net", "2ch.net", "bbspink.com", "2ch.sc", "machi.to", "read.cgi", "threadview_response")
 
 
 def sniff(sample: str) -> bool:
@@ -85,6 +85,8 @@ def div_posts(page: Page) -> list[Post]:
         no = leading_number(texts["no"])
         if no is None:
             no = leading_number(el.get("data-id") or el.get("id") or "")
+        if no is None:
+            continue  # a blog's article.post with a post-content: no post number, not a board post
         head = " ".join(t for t in texts.values() if t)
         posts.append(
             Post(
@@ -99,9 +101,11 @@ def div_posts(page: Page) -> list[Post]:
     return posts
 
 
-def dl_posts(page: Page, under=None) -> list[Post]:
+def dl_posts(page: Page, under=None, *, strict: bool = True) -> list[Post]:
     """Posts of the ``<dt>`` header / ``<dd>`` body layout (old 2ch, open2ch, shitaraba, machi),
-    in the whole page or in the element ``under``."""
+    in the whole page or in the element ``under``. A ``<dt>`` counts as a post's header only
+    when it reads as one (:func:`moderation.io.page.is_post_head`; with ``strict=False``, when
+    it starts with a number), so a glossary or a FAQ is not read as a thread."""
     posts: list[Post] = []
     for dt in page.find("dt", under=under):
         dd = dt.getnext()
@@ -110,9 +114,10 @@ def dl_posts(page: Page, under=None) -> list[Post]:
         if dd is None or dd.tag != "dd":
             continue
         head = page.flat_text(dt)
-        no = leading_number(dt.get("res") or "") or leading_number(head)
-        if no is None and not re.search(r"\d", head):
+        res = leading_number(dt.get("res") or "")
+        if res is None and not (is_post_head(head) if strict else leading_number(head) is not None):
             continue  # a definition list that is not a thread
+        no = res if res is not None else leading_number(head)
         posts.append(
             Post(
                 span=page.span(dt, dd),
@@ -126,9 +131,72 @@ def dl_posts(page: Page, under=None) -> list[Post]:
     return posts
 
 
+_LI_PARTS = {
+    "no": "threadview_response_info_no",
+    "name": "threadview_response_info_name",
+    "date": "threadview_response_info_date",
+}
+
+
+def li_posts(page: Page) -> list[Post]:
+    """Posts of 5ch's smartphone pages (itest.5ch.net saved from a browser): ``li.threadview_response``
+    with a ``threadview_response_info`` header (``0012 名無しさん(ID) 2025/10/27(月) 18:36:16.48``)
+    and a ``threadview_response_body``; the ads among them (``li.res_ad``) are left out."""
+    posts: list[Post] = []
+    for li in page.find("li", cls="threadview_response"):
+        classes = (li.get("class") or "").split()
+        if "res_ad" in classes:
+            continue
+        info = body = None
+        named: dict = {}
+        for d in li.iterdescendants():
+            for name in (d.get("class") or "").split():
+                if name == "threadview_response_info" and info is None:
+                    info = d
+                elif name in ("threadview_response_body", "threadview_response_detail") and body is None:
+                    body = d
+                else:
+                    for key, wanted in _LI_PARTS.items():
+                        if name == wanted and key not in named:
+                            named[key] = page.flat_text(d)
+        if body is None or info is None:
+            continue
+        head = page.flat_text(info)
+        no = leading_number(named.get("no", "")) or leading_number(head)
+        if no is None:
+            no = leading_number((li.get("id") or "").removeprefix("res_"))
+        if no is None:
+            continue
+        author = named.get("name")
+        if author is None:  # "12 名無しさん(ID) 2025/…": the name runs to the ID or the date
+            rest = head.lstrip("0123456789 ")
+            cut = min((i for i in (rest.find("("), rest.find("（"), _date_at(rest)) if i >= 0), default=-1)
+            author = rest[:cut].strip() if cut > 0 else None
+        posts.append(
+            Post(
+                span=page.span(li),
+                head=head,
+                body=page.inner_text(body),
+                no=no,
+                author=author or None,
+                date=named.get("date") or head,
+            )
+        )
+    return posts
+
+
+def _date_at(text: str) -> int:
+    m = _DATE_START.search(text)
+    return m.start() if m else -1
+
+
+_DATE_START = re.compile(r"\d{2,4}/\d{1,2}/\d{1,2}")
+
+
 def page_posts(page: Page) -> list[Post]:
-    """The posts of any 5ch layout: the ``div``/``article`` ones first, else ``<dt>``/``<dd>``."""
-    return div_posts(page) or dl_posts(page)
+    """The posts of any 5ch layout: ``div``/``article`` posts, else the smartphone ``li`` posts,
+    else ``<dt>``/``<dd>``."""
+    return div_posts(page) or li_posts(page) or dl_posts(page)
 
 
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
@@ -137,5 +205,7 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     page = Page(text)
     posts = page_posts(page)
     if not posts:
-        return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+        from .html import read_page  # the other layouts, else meta (html imports this module)
+
+        return read_page(page, thread=thread, source=source, warn=warn, fmt=NAME)
     return records(page, posts, thread=thread, source=source, fmt=NAME)

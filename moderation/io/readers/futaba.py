@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, has_class, looks_like_page, meta_records, records
+from ..page import Page, Post, has_class, looks_like_page, records
 
 NAME = "futaba"
 _MARKERS = ("2chan.net", "futaba.php", 'class="thre"', "class=thre", 'class="cnw"', "class=rtd", 'class="rtd"')
@@ -97,9 +97,9 @@ def posts(page: Page) -> list[Post]:
             continue
         head, nodes, name_el = _head(quote)
         numbers = _NUMBER.findall(head)
-        if not numbers:
-            continue  # a quotation somewhere else on the page, not a post
         date = _DATE.search(head)
+        if not numbers or date is None:
+            continue  # a quotation somewhere else on the page, not a post
         cell = next(quote.iterancestors("td"), None)
         table = next(quote.iterancestors("table"), None) if cell is not None else None
         deleted = bool(table is not None and has_class(table, "deleted"))
@@ -123,5 +123,7 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     page = Page(text)
     found = posts(page)
     if not found:
-        return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+        from .html import read_page  # the other layouts, else meta (html imports this module)
+
+        return read_page(page, thread=thread, source=source, warn=warn, fmt=NAME)
     return records(page, found, thread=thread, source=source, fmt=NAME)

@@ -29,6 +29,7 @@ NAME = "html"
 LAYOUTS: tuple[tuple[str, Callable[[Page], list[Post]]], ...] = (
     (futaba.NAME, futaba.posts),
     (fivech.NAME, fivech.div_posts),
+    (fivech.NAME, fivech.li_posts),
     (matome.NAME, matome.th_posts),
     (fivech.NAME, fivech.dl_posts),
 )
@@ -68,13 +69,29 @@ def parse_html(text: str, *, thread: str = "thread", source: str = "", warn: War
     >>> [(r.kind, r.no, r.text) for r in parse_html(page)]
     [('title', None, 'スレ'), ('comment', 1, 'こんにちは')]
     """
-    page = Page(text)
+    return read_page(Page(text), thread=thread, source=source, warn=warn)
+
+
+def read_page(page: Page, *, thread: str, source: str, warn: Warn | None = None, fmt: str = NAME) -> list[Comment]:
+    """The records of a parsed page in the first layout of :data:`LAYOUTS` that finds posts;
+    the title and ``meta`` records (and a warning) when none does. The board readers end here
+    when their own layout finds nothing, so a page saved from one board in another's layout
+    (or a layout they do not know) is still read, or honestly refused.
+
+    Parameters
+    ----------
+    page : Page
+    thread, source : str
+    warn : callable, optional
+    fmt : str
+        The format named in ``source_format`` when no layout matched.
+    """
     for name, posts_of in LAYOUTS:
         posts = posts_of(page)
         if posts:
             paths = matome.TITLE_PATHS if name == matome.NAME else ("//h1", "//title")
             return records(page, posts, thread=thread, source=source, fmt=name, title_paths=paths)
-    return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+    return meta_records(page, thread=thread, source=source, warn=warn, fmt=fmt)
 
 
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:

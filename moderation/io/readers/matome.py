@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, leading_number, looks_like_page, meta_records, records
+from ..page import Page, Post, leading_number, looks_like_page, records
 from .fivech import dl_posts
 
 NAME = "matome"
@@ -69,7 +69,11 @@ def split_head(head: str) -> tuple[int | None, str | None]:
     lead = _LEAD.match(head)
     rest = head[lead.end() :] if lead and no is not None else head
     date = _HEAD_DATE.search(rest)
-    name = (rest[: date.start()] if date else "").strip(" :：\u3000")
+    if date:
+        end = date.start()
+    else:  # "7: 名無しさん" or "7: 名無しさん ID:ab": blogs often drop the date
+        end = rest.find("ID:") if "ID:" in rest else len(rest)
+    name = rest[:end].strip(" :：\u3000")
     return no, name or None
 
 
@@ -94,7 +98,7 @@ def posts(page: Page) -> list[Post]:
     if found:
         return found
     for article in page.xpath(_ARTICLE):
-        found = dl_posts(page, article)
+        found = dl_posts(page, article, strict=False)
         if found:
             for post in found:
                 post.no, post.author = split_head(post.head)
@@ -107,5 +111,7 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     page = Page(text)
     found = posts(page)
     if not found:
-        return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+        from .html import read_page  # the other layouts, else meta (html imports this module)
+
+        return read_page(page, thread=thread, source=source, warn=warn, fmt=NAME)
     return records(page, found, thread=thread, source=source, fmt=NAME, title_paths=TITLE_PATHS)

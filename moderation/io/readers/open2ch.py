@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, looks_like_page, meta_records, records
+from ..page import Page, looks_like_page, records
 from .fivech import dl_posts
 
 NAME = "open2ch"
@@ -37,5 +37,7 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     page = Page(text)
     posts = dl_posts(page)
     if not posts:
-        return meta_records(page, thread=thread, source=source, warn=warn, fmt=NAME)
+        from .html import read_page  # the other layouts, else meta (html imports this module)
+
+        return read_page(page, thread=thread, source=source, warn=warn, fmt=NAME)
     return records(page, posts, thread=thread, source=source, fmt=NAME)
