@@ -343,3 +343,27 @@ def test_sigterm_while_writing_leaves_no_hidden_temporary_file(files):
         if proc.poll() is None:
             proc.kill()
     assert list(out.parent.iterdir()) == []  # no hidden .tmp file, no half-written output
+
+
+def test_a_fifo_where_a_label_file_was_fails_at_once_instead_of_blocking(files):
+    import threading
+
+    from moderation.labels import append_events, label_event
+
+    fifo = _fifo(files)
+    outcome: list[BaseException | None] = []
+
+    def append() -> None:
+        try:
+            append_events(fifo, [label_event("c1", "text", {"slur": 1}, annotator="m1")])
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=append, daemon=True)  # a blocked open would hang here for ever
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive() and isinstance(outcome[0], OSError)
+    res = _run("serve", "--feedback", str(fifo), "--port", "0", timeout=120)
+    assert res.returncode == 1
+    assert "the feedback file is a FIFO or a socket, not a regular file" in one_line_error(res.stderr)

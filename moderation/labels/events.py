@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -614,8 +616,14 @@ def append_events(path: str | os.PathLike, events: Iterable[dict]) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # Non-blocking: a FIFO put where the label file was fails at once (ENXIO) or is refused
+    # below, instead of blocking the writer (the hook's request, the labeling tool) for ever.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
     try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            raise OSError(errno.EINVAL, "a FIFO or a socket, not a label file", str(path))
+        os.set_blocking(fd, True)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             # A previous writer killed mid-line would leave no newline at the end: start clean.

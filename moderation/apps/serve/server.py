@@ -74,6 +74,8 @@ def check_feedback_path(path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         raise PolicyError(f"{path}: the feedback file is a directory")
     if path.exists():
+        if path.is_fifo() or path.is_socket():  # an append would block, or go nowhere
+            raise PolicyError(f"{path}: the feedback file is a FIFO or a socket, not a regular file")
         if not os.access(path, os.W_OK):
             raise PolicyError(f"{path}: the feedback file is not writable")
         return path
