@@ -367,3 +367,20 @@ def test_a_fifo_where_a_label_file_was_fails_at_once_instead_of_blocking(files):
     res = _run("serve", "--feedback", str(fifo), "--port", "0", timeout=120)
     assert res.returncode == 1
     assert "the feedback file is a FIFO or a socket, not a regular file" in one_line_error(res.stderr)
+
+
+def test_standard_input_is_read_as_a_file_within_the_limit(files):
+    res = subprocess.run(
+        [*COMMAND, "score", "-", "--input-format", "csv", "--format", "jsonl"],
+        input=TABLE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["下朝鮮は黙ってろ", "いい試合だった"] and rows[0]["source"] == "-"
+    res = subprocess.run(
+        [*COMMAND, "extract", "-", "--max-file-size", "16"], input=TABLE, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 1 and "standard input: " in one_line_error(res.stderr)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import FIELDS, Comment, ExtractError, Warn
 from .decode import decode, detect_encoding, read_bytes
-from .inputs import check_input, open_input
+from .inputs import STDIN, check_input, open_input, spooled_stdin
 from .readers import json_export
 from .readers.json_export import JsonFields
 from .registry import INPUT_FORMATS, ReadLines, detect_format, get_reader, input_formats, path_reader
@@ -49,6 +49,7 @@ def extract_file(
     warn: Warn | None = None,
     note: Warn | None = None,
     json_fields: JsonFields | None = None,
+    name: str | None = None,
 ) -> Iterator[Comment]:
     """Records from one file. CSV and JSONL are streamed, so memory stays flat.
 
@@ -69,6 +70,8 @@ def extract_file(
         Called with one line naming the reader that read the file (``path: read as futaba``).
     json_fields : JsonFields, optional
         Where a ``json`` export keeps each field (:class:`moderation.io.readers.json_export.JsonFields`).
+    name : str, optional
+        What to call the file in records and messages (default: its path).
 
     Yields
     ------
@@ -85,7 +88,7 @@ def extract_file(
     if input_format not in INPUT_FORMATS and input_format not in input_formats():
         raise ExtractError(f"unknown input format {input_format!r}; choose one of {', '.join(input_formats())}")
     thread = thread or path.stem.replace(".sjis", "")
-    source = str(path)
+    source = name or str(path)
     info = check_input(path)  # a FIFO, a device or a file over the size limit: refused before any open
     binary = path_reader(path, input_format)  # Parquet: read from the file, not decoded
     if binary is not None and binary.read_path is not None:
@@ -150,7 +153,8 @@ def extract(
     Parameters
     ----------
     paths : path-like or iterable of path-like
-        Files and directories (walked with :func:`moderation.io.walk.walk`).
+        Files and directories (walked with :func:`moderation.io.walk.walk`); ``-`` is standard
+        input (read once, within :func:`moderation.io.inputs.max_file_size`).
     input_format, encoding, warn, note, json_fields
         As for :func:`extract_file`.
     skip_unreadable_in_dirs : bool
@@ -176,6 +180,19 @@ def extract(
         paths = [paths]
     paths = list(paths)
     for p in paths:
+        if str(p) == STDIN:  # standard input, spooled to a regular file within the size limit
+            with spooled_stdin() as spooled:
+                yield from extract_file(
+                    spooled,
+                    input_format=input_format,
+                    encoding=encoding,
+                    thread="stdin",
+                    warn=warn,
+                    note=note,
+                    json_fields=json_fields,
+                    name=STDIN,
+                )
+            continue
         path = Path(p)
         if path.is_dir():
             readable = 0

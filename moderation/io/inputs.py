@@ -244,6 +244,45 @@ def read_input(
     return data
 
 
+#: The path that names standard input.
+STDIN = "-"
+
+
+@contextlib.contextmanager
+def spooled_stdin(stream: IO[bytes] | None = None, *, error: type[ModerationError] = ExtractError) -> Iterator[Path]:
+    """Standard input (``-``) copied to a temporary regular file, so it is read like any
+    input (formats detected, big comment files streamed), within :func:`max_file_size`; the
+    file is removed afterwards.
+
+    Raises
+    ------
+    ModerationError
+        Of type ``error``, when standard input holds more than the limit.
+
+    Examples
+    --------
+    >>> import io
+    >>> with spooled_stdin(io.BytesIO(b"text\\nhello\\n")) as path:
+    ...     path.read_bytes()
+    b'text\\nhello\\n'
+    """
+    import sys
+    import tempfile
+
+    source = stream if stream is not None else sys.stdin.buffer
+    limit = max_file_size()
+    with tempfile.TemporaryDirectory(prefix="moderation-stdin-") as directory:
+        path = Path(directory) / "stdin"
+        total = 0
+        with open(path, "wb") as fh:
+            while chunk := source.read(1 << 20):
+                total += len(chunk)
+                if limit and total > limit:
+                    raise _too_large("standard input", total, error)
+                fh.write(chunk)
+        yield path
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """Whether two paths name the same file: the same resolved path, or the same inode
     (a hard link, a symbolic link, a bind mount).
