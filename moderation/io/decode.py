@@ -18,6 +18,7 @@ import codecs
 import contextlib
 import re
 from pathlib import Path
+from typing import NoReturn
 
 from ..core import ExtractError
 
@@ -96,16 +97,27 @@ def detect_encoding(data: bytes, *, name: str = "input") -> str:
     scored: list[tuple[float, int, str]] = []
     for enc in candidates:
         try:
-            decoder = codecs.getincrementaldecoder(enc)(errors="strict")
-            text = decoder.decode(sample, final=len(sample) == len(data))
+            # Not final: a file cut inside a multibyte character (a truncated dump) still decodes.
+            text = codecs.getincrementaldecoder(enc)(errors="strict").decode(sample, final=False)
         except UnicodeDecodeError:
             continue
         if _BINARY_CONTROL.search(text[:8192]) and len(_BINARY_CONTROL.findall(text[:8192])) > 8:
             continue
         if declared and enc == candidates[0]:
+            if enc not in ("utf-8", "utf_8", "utf8") and sample.isascii() is False and _is_utf8(sample):
+                return "utf-8"  # a page saved again as UTF-8 that kept its old charset declaration
             return enc
         scored.append((_plausibility(text[:65536]), -len(scored), enc))
     if not scored:
+        # A real dump with a few broken bytes (a post pasted in another encoding, a damaged
+        # disk): the candidate that needs the fewest replacements, if they are rare.
+        damaged = []
+        for enc in candidates:
+            text = codecs.getincrementaldecoder(enc)(errors="replace").decode(sample, final=False)
+            damaged.append((text.count("\ufffd"), -_plausibility(text[:65536]), enc))
+        bad, _, enc = min(damaged)
+        if bad <= _tolerated(len(sample)):
+            return enc
         raise ExtractError(
             f"{name}: could not detect the text encoding (tried UTF-8, Shift_JIS/CP932, EUC-JP); "
             "pass --encoding, e.g. --encoding cp932"
@@ -144,26 +156,47 @@ def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> 
     enc = encoding or detect_encoding(data, name=name)
     try:
         text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        # A file cut inside its last character, or (when the encoding was detected) a few
+        # broken bytes: replaced with U+FFFD rather than losing the whole file.
+        text = data.decode(enc, errors="replace")
+        cut_at_end = exc.end >= len(data) and exc.start >= len(data) - 4
+        if not cut_at_end and (encoding or text.count("\ufffd") > _tolerated(len(data))):
+            _raise_undecodable(data, enc, encoding, name, exc)
     except LookupError:
         raise ExtractError(
             f"{name}: unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp932 or euc_jp"
-        ) from None
-    except UnicodeDecodeError as exc:
-        guess = "cp932"
-        if encoding:
-            with contextlib.suppress(ExtractError):
-                guess = detect_encoding(data, name=name)
-        same = guess.replace("-", "_").lower() in (enc.replace("-", "_").lower(), "utf_8_sig")
-        guess = "utf-8" if same else guess
-        hint = "pass the right --encoding" if encoding else "pass --encoding"
-        raise ExtractError(
-            f"{name}: cannot decode byte {exc.start} as {enc}; {hint} (e.g. --encoding {guess})"
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if _BINARY_CONTROL.search(text[:8192]) and len(_BINARY_CONTROL.findall(text[:8192])) > 8:
         raise ExtractError(f"{name}: looks like a binary file, not a thread dump or comment file")
     return text
+
+
+def _raise_undecodable(data: bytes, enc: str, encoding: str | None, name: str, exc: UnicodeDecodeError) -> NoReturn:
+    guess = "cp932"
+    if encoding:
+        with contextlib.suppress(ExtractError):
+            guess = detect_encoding(data, name=name)
+    same = guess.replace("-", "_").lower() in (enc.replace("-", "_").lower(), "utf_8_sig")
+    guess = "utf-8" if same else guess
+    hint = "pass the right --encoding" if encoding else "pass --encoding"
+    raise ExtractError(f"{name}: cannot decode byte {exc.start} as {enc}; {hint} (e.g. --encoding {guess})") from None
+
+
+def _tolerated(size: int) -> int:
+    """How many undecodable bytes a detected encoding may leave in ``size`` bytes (1 in 500)."""
+    return max(4, size // 500)
+
+
+def _is_utf8(sample: bytes) -> bool:
+    """Whether ``sample`` is valid UTF-8 (a cut last character allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")(errors="strict").decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_bytes(path: Path) -> bytes:
