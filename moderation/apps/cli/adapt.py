@@ -47,10 +47,9 @@ def adapt_cmd(dumps, model_dir, out, max_hold_rate, max_reject_rate, input_forma
         moderation adapt dumps/ --out models/myforum --max-hold-rate 0.05 --max-reject-rate 0.01
     """
     from ...adapt import adapt
-    from ...moderator import default_model_path
     from ..report import Progress
 
-    refuse_output_over_input(out, [*dumps, model_dir or default_model_path()])
+    refuse_output_over_input(out, dumps)  # the model being adapted: adapt() says so itself
     try:
         with Progress(sys.stderr, "reading") as progress:
             result = adapt(
