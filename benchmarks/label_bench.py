@@ -201,7 +201,8 @@ def web_latencies(
 
     Returns, in seconds: ``painted`` (the page's own clock, from the keydown event to the frame
     that shows the next comment), ``answered`` (keydown to the server's answer), ``server`` (the
-    server's share, from its Server-Timing header), ``outside`` (as Playwright sees it: from
+    server's share, from its Server-Timing header), ``render`` (the script's redraw of the answer),
+    ``outside`` (as Playwright sees it: from
     sending the key to the new id in the page, the driver's own round trips included) and
     ``reference`` (a plain fetch of a static file from the same server, drawn and painted, timed
     the same way in the same page)."""
@@ -225,7 +226,14 @@ def web_latencies(
             url = m.group(1)
             break
     assert url, "the page did not start"
-    out: dict[str, list[float]] = {"painted": [], "answered": [], "server": [], "outside": [], "reference": []}
+    out: dict[str, list[float]] = {
+        "painted": [],
+        "answered": [],
+        "render": [],
+        "server": [],
+        "outside": [],
+        "reference": [],
+    }
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -246,6 +254,7 @@ def web_latencies(
             for t in page.evaluate("window.__timings"):
                 out["painted"].append((t["painted"] - t["pressed"]) / 1000)
                 out["answered"].append((t["answered"] - t["pressed"]) / 1000)
+                out["render"].append((t["drawn"] - t["answered"]) / 1000)
                 if t["server"] is not None:
                     out["server"].append(t["server"] / 1000)
             if not pause:
@@ -292,6 +301,7 @@ def main() -> None:
                 print(f"    key → next comment painted (page clock):     {percentiles(runs['painted'])}")
                 print(f"    key → server's answer in the page:           {percentiles(runs['answered'])}")
                 print(f"    server's share (Server-Timing):              {percentiles(runs['server'])}")
+                print(f"    the page's render of the answer (JS):        {percentiles(runs['render'])}")
                 print(f"    as Playwright sees it (driver included):     {percentiles(runs['outside'])}")
                 print(f"    reference: plain fetch of a static file, painted: {percentiles(runs['reference'])}")
                 worst = max(worst, float(np.percentile(runs["painted"], 99)) * 1000)

@@ -155,7 +155,7 @@ def view_json(view: View) -> dict:
             "scores": s.scores,
             "action": s.action,
             "flagged": list(s.flagged),
-            "spans": None
+            "spans": ([] if not s.flagged else None)  # nothing flagged: nothing to explain
             if s.spans is None
             else [[r["label"], one(r["excerpt"]), r.get("source", "model")] for r in s.spans],
         }
@@ -206,6 +206,7 @@ class LabelingServer:
         self._worker_model: ModelView | None = None  # the view the worker was forked with
         self._refits: list[str] = []  # annotators whose refit the worker is doing, in order
         self._closed = False
+        self._serving = False
         if model is not None and background:
             try:
                 self._worker = Background(model)  # forked while this process has one thread
@@ -279,7 +280,11 @@ class LabelingServer:
                     for _name, s in shared:
                         wanted += [i for i in s.wanted_spans() if i not in wanted]
                     self._worker.want_spans(wanted)
+                    # One refit at a time: the worker keeps only the latest request it was sent,
+                    # so a second one in flight would be answered once, for the wrong moderator.
                     for name, s in shared:
+                        if self._refits:
+                            break
                         request = s.refit_request()
                         if request is not None:
                             self._worker.refit(*request)
@@ -310,6 +315,7 @@ class LabelingServer:
                 self._wanted.set()
 
     def serve_forever(self) -> None:
+        self._serving = True
         self.httpd.serve_forever(poll_interval=0.2)
 
     def start(self) -> threading.Thread:
@@ -322,7 +328,8 @@ class LabelingServer:
         self._closed = True
         with self.lock:
             self.changed.notify_all()
-        self.httpd.shutdown()
+        if self._serving:  # shutdown() waits for serve_forever, which may never have run
+            self.httpd.shutdown()
         self.httpd.server_close()
         if self._worker is not None:
             self._worker.close()
