@@ -385,3 +385,15 @@ def test_standard_input_is_read_as_a_file_within_the_limit(files):
         [*COMMAND, "extract", "-", "--max-file-size", "16"], input=TABLE, capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 1 and "standard input: " in one_line_error(res.stderr)
+
+
+def test_an_out_that_is_a_link_is_written_through_and_a_device_or_fifo_is_refused(capsys, files):
+    (files / "real.jsonl").write_text("old\n")
+    (files / "link.jsonl").symlink_to(files / "real.jsonl")
+    code, _out, err = cli(capsys, "extract", files / "t.csv", "--out", files / "link.jsonl")
+    assert code == 0, err
+    assert (files / "link.jsonl").is_symlink() and len((files / "real.jsonl").read_text().splitlines()) == 2
+    fifo = _fifo(files)
+    code, _out, err = cli(capsys, "score", files / "t.csv", "--out", fifo)
+    assert code == 1 and "cannot write (not a regular file" in one_line_error(err)
+    assert fifo.is_fifo()  # not replaced by a file (as root, an --out /dev/null was)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import stat
@@ -34,6 +35,12 @@ def atomic_write(
     'done'
     """
     path = Path(path)
+    if path.is_symlink():  # write where the link points, rather than replace the link by a file
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        # A device, a FIFO, a directory: renaming a file over it would replace it (as root,
+        # even /dev/null); such an output is refused.
+        raise OSError(errno.EINVAL, "not a regular file; write to a regular file (or - for standard output)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
