@@ -111,7 +111,8 @@ def _read(files: tuple[str, ...]) -> list[dict]:
 @click.group("labels")
 def labels_group():
     """Label files written by `moderation label`: agreement statistics, adjudication of
-    disagreements, and export to a training table.
+    disagreements, export to a training table, and labeling in other tools (queue a file for
+    a spreadsheet or Label Studio, import what was labeled there).
 
     Example:
 
