@@ -207,6 +207,7 @@ def test_a_spreadsheet_round_trip_in_cp932_with_notes_mapped_columns_and_bad_row
         ("no_id.csv", "text,slur\nx,1\n", "no id column in the header"),
         ("broken.json", "[{", "not JSON"),
         ("all_bad.csv", "id,text,slur\na,x,2\nb,y,maybe\n", "nothing imported from"),
+        ("no_labels.csv", "id,text,Toxic\na,x,1\n", "no label column (slur, off_topic, delete)"),
     ],
 )
 def test_a_file_that_cannot_be_imported_is_one_line_and_writes_nothing(tmp_path, name, content, message):
@@ -218,6 +219,10 @@ def test_a_file_that_cannot_be_imported_is_one_line_and_writes_nothing(tmp_path,
     assert not labels.exists()
     res = CliRunner().invoke(cli, ["labels", "import", str(path), "--labels", str(labels), "--map", "Toxic"])
     assert res.exit_code == 1 and "write COLUMN=LABEL" in res.stderr
+    if name.endswith(".csv") and "id" in content:
+        res = CliRunner().invoke(cli, ["labels", "import", str(path), "--labels", str(labels), "--map", "Hate=slur"])
+        assert res.exit_code == 1 and "--map names a column 'Hate' the file does not have" in res.stderr
+    assert not labels.exists()
 
 
 def label_studio_export(rows: list[dict]) -> list[dict]:

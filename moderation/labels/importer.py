@@ -504,6 +504,14 @@ def import_file(
     if kind == "label-studio":
         result = import_label_studio(rows, annotator=annotator, mapping=mapping, source=f"label-studio:{name}")
     else:
+        present = {k for r in rows if isinstance(r, dict) for k in r}
+        for column in mapping or {}:
+            if column not in present:
+                raise LabelFileError(f"{path}: --map names a column {column!r} the file does not have")
+        if rows and not present & {*LABELS, *(mapping or {})}:
+            raise LabelFileError(
+                f"{path}: no label column ({', '.join(LABELS)}); name the file's own columns with --map COLUMN=LABEL"
+            )
         bad = [(lines[i], r["__problem__"]) for i, r in enumerate(rows) if "__problem__" in r]
         good = [(lines[i], r) for i, r in enumerate(rows) if isinstance(r, dict) and "__problem__" not in r]
         where_of = [ln for ln, _r in good]
