@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moderation.io import board_text, extract, extract_file, page, registry
-from moderation.io.readers import dat, futaba, json_export, matome, scrape
+from moderation.io.readers import dat, fivech, futaba, json_export, matome, scrape
 from moderation.io.readers.json_export import JsonFields
 
 BOARDS = FIXTURES / "boards"
@@ -95,6 +95,74 @@ def test_an_unknown_page_yields_no_comment():
     recs = list(extract_file(BOARDS / "unknown_portal.html", warn=warnings.append))
     assert recs and {r.kind for r in recs} <= {"title", "meta"}
     assert any("no reader recognises" in w for w in warnings)
+
+
+def test_pages_of_no_board_never_yield_comments():
+    # A blog whose articles are article.post > div.post-content (as in 5ch's newest layout),
+    # a FAQ <dl> whose <dt> start with numbers, a blockquote after "No.123" and a date.
+    for name in ("unknown_portal.html", "unknown_blog.html"):
+        warnings: list[str] = []
+        recs = list(extract_file(BOARDS / name, warn=warnings.append))
+        assert recs and {r.kind for r in recs} <= {"title", "meta"}, name
+        assert warnings, name
+    for layout in (fivech.page_posts, fivech.div_posts, fivech.li_posts, futaba.posts, matome.posts):
+        assert layout(page.Page((BOARDS / "unknown_blog.html").read_text(encoding="utf-8"))) == []
+
+
+def test_a_line_break_in_the_source_is_not_a_line_break_of_the_post():
+    html = "<title>t</title><dl><dt>1 ：名無し：2023/05/01(月) 10:00:00</dt><dd>一行目<br />\n二行目\r\n続き</dd></dl>"
+    recs = [r for r in extract_file(_write(html, "t.html")) if r.kind == "comment"]
+    assert recs[0].text == "一行目\n二行目 続き"
+
+
+def _write(text: str, name: str, encoding: str = "utf-8") -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_file_cut_inside_a_character_or_with_a_few_broken_bytes_is_still_read(tmp_path):
+    raw = (FIXTURES / "html" / "2ch_old.html").read_bytes()
+    whole = [(r.no, r.text) for r in extract_file(FIXTURES / "html" / "2ch_old.html") if r.kind == "comment"]
+    for cut in range(len(raw) - 40, len(raw)):  # some cuts fall inside a two-byte character
+        (tmp_path / "cut.html").write_bytes(raw[:cut])
+        got = [(r.no, r.text) for r in extract_file(tmp_path / "cut.html") if r.kind == "comment"]
+        assert [no for no, _ in got] == [no for no, _ in whole]
+        assert all("\ufffd" not in text for _, text in got)
+    at = raw.index("。".encode("cp932"))  # one broken byte pair in the middle of a post
+    (tmp_path / "broken.html").write_bytes(raw[:at] + b"\x82\x20" + raw[at + 2 :])
+    got = [r for r in extract_file(tmp_path / "broken.html") if r.kind == "comment"]
+    assert [r.no for r in got] == [no for no, _ in whole]
+    res = run_cli("extract", str(tmp_path / "broken.html"), "--encoding", "utf-8")  # named, it stays strict
+    assert res.returncode == 1 and "--encoding cp932" in res.stderr
+
+
+def test_a_saved_again_page_keeps_its_old_charset_but_is_utf8():
+    html = '<meta charset="Shift_JIS"><title>スレ</title>'
+    html += "<dl><dt>1 ：名無し：2023/05/01(月) 10:00:00</dt><dd>本文です</dd></dl>"
+    recs = list(extract_file(_write(html, "saved.html")))
+    assert [r.text for r in recs] == ["スレ", "本文です"]
+
+
+def test_offsets_hold_past_line_65535_where_lxml_stops_counting():
+    posts = "".join(
+        f'<div class="post" id="{n}"><span class="number">{n}</span>'
+        f'<span class="date">2023/05/01(月) 10:00:{n % 60:02d}</span>\n<div class="message">本文{n}</div></div>\n'
+        for n in range(1, 40_001)
+    )
+    text = "<html><head><title>長いスレ</title></head><body>\n" + posts + "</body></html>"
+    recs = [r for r in extract_file(_write(text, "long.html")) if r.kind == "comment"]
+    assert len(recs) == 40_000 and recs[-1].no == 40_000
+    for rec in (recs[0], recs[20_000], recs[-1]):  # 2 lines per post: these sit beyond line 65535
+        assert text[rec.span[0] :].startswith(f'<div class="post" id="{rec.no}">')
+
+
+def test_the_1001_line_of_a_dat_is_a_notice_not_a_post():
+    recs = list(extract_file(BOARDS / "5ch_mixed_eol.dat"))
+    assert recs[-1].kind == "meta" and "Over 1000 Thread" in recs[-1].text
+    assert [r.no for r in recs if r.kind == "comment"] == [1, 2, 3, 4, 5]
 
 
 def test_matome_quote_of_an_older_post_stays_in_its_body():
@@ -188,7 +256,7 @@ _RUN_CHARS = [" ", "\t", "\u3000", ">", "＞", ":", "：", "0", "9", "/", "<", "
 
 PATTERNS = [
     (name, obj)
-    for module in (board_text, page, scrape, dat, matome, futaba, json_export)
+    for module in (board_text, page, scrape, dat, fivech, matome, futaba, json_export)
     for name, obj in vars(module).items()
     if isinstance(obj, re.Pattern)
 ]

@@ -163,6 +163,8 @@ def decode(data: bytes, encoding: str | None = None, *, name: str = "input") -> 
         cut_at_end = exc.end >= len(data) and exc.start >= len(data) - 4
         if not cut_at_end and (encoding or text.count("\ufffd") > _tolerated(len(data))):
             _raise_undecodable(data, enc, encoding, name, exc)
+        if cut_at_end:
+            text = text.rstrip("\ufffd")  # the half of a character the file was cut in
     except LookupError:
         raise ExtractError(
             f"{name}: unknown encoding {encoding!r}; use a Python codec name such as utf-8, cp932 or euc_jp"

@@ -36,6 +36,9 @@ from .board_text import (
     strip_span,
 )
 
+#: What a ``<br>`` becomes before a page is parsed (a noncharacter, then blanks to the tag's
+#: length): a line break of the post, told apart from the source's own line breaks.
+BR_MARK = "\ufdd0"
 #: A ``<br>`` in any spelling (``<BR>``, ``<br/>``, ``<br clear=all>``); no nesting, so linear.
 _BR_TAG = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
 _INNER_BLOCKS = ("p", "div", "dd", "li")
@@ -54,6 +57,8 @@ _SITE_WORDS: tuple[str, ...] = (
     "したらば",
 )
 _SITE_WORDS += ("まとめ", "速報", "ブログ", "blog")
+# A title that is only a board's name (futaba's pages before 2019: "二次元裏＠ふたば"): no thread title.
+_BOARD_ONLY = ("＠ふたば", "@ふたば", "＠ふたちゃ", "@ふたちゃ")
 _BLOCK_TAGS = frozenset(
     [
         "br",
@@ -268,10 +273,10 @@ class Page:
         block elements inside (``<p>``, ``<div>``) goes through its HTML, where each block starts a line.
         """
         if not len(el):
-            return clean_lines(el.text or "")
+            return clean_lines(as_rendered(el.text or ""))
         if next(el.iterdescendants(*_INNER_BLOCKS), None) is not None:
-            return html_to_text(self.inner_html(el))
-        return clean_lines(_text_of(el))
+            return html_to_text(as_rendered(self.inner_html(_without_link_cards(el))))
+        return clean_lines(as_rendered(_text_of(el)))
 
     def flat_text(self, el) -> str:
         """The element's text on one line (for headers: number, name, date)."""
@@ -320,7 +325,7 @@ class Page:
         for path in paths:
             for el in self.xpath(path):
                 t = site_suffix_removed(self.flat_text(el))
-                if t:
+                if t and not t.endswith(_BOARD_ONLY):
                     return t, self.span(el)
         return None
 
@@ -333,6 +338,39 @@ def _tostring(el) -> str:
     return _tostring(el)
 
 
+def as_rendered(text: str) -> str:
+    r"""Text of a page as a browser lays it out: a line break where a ``<br>`` was
+    (:data:`BR_MARK`), and the source's own line breaks as blanks (in HTML they are
+    whitespace: ``本文<br />\n二行目`` is two lines, not three).
+
+    Examples
+    --------
+    >>> as_rendered("一行目" + BR_MARK + "\n二行目\r\n続き")
+    '一行目\n 二行目  続き'
+    """
+    if "\n" in text or "\r" in text:
+        text = text.replace("\r", " ").replace("\n", " ")
+    return text.replace(BR_MARK, "\n") if BR_MARK in text else text
+
+
+def _without_link_cards(el):
+    """``el`` itself, or a copy whose link cards (an ``<a>`` wrapping blocks: the page title,
+    description and host a blog shows for a URL in a post) are replaced by the link's URL,
+    the words the poster wrote."""
+    cards = [a for a in el.iter("a") if next(a.iterdescendants(*_INNER_BLOCKS), None) is not None]
+    if not cards:
+        return el
+    import copy
+
+    el = copy.deepcopy(el)
+    for a in el.iter("a"):
+        if next(a.iterdescendants(*_INNER_BLOCKS), None) is not None:
+            for child in list(a):
+                a.remove(child)
+            a.text = " " + (a.get("href") or "") + " "
+    return el
+
+
 def _text_of(el) -> str:
     from lxml import etree
 
@@ -342,14 +380,14 @@ def _text_of(el) -> str:
 
 
 def _br_to_newline(m: re.Match) -> str:
-    return "\n" + " " * (len(m.group(0)) - 1)
+    return BR_MARK + " " * (len(m.group(0)) - 1)
 
 
 def _brs_to_newlines(text: str) -> str:
-    """Each ``<br>`` as a line break padded to its length: the usual spellings with
+    """Each ``<br>`` as :data:`BR_MARK` padded to its length: the usual spellings with
     ``str.replace``, the others (attributes, odd blanks) with :data:`_BR_TAG`."""
     for br in ("<br>", "<BR>", "<br/>", "<br />", "<BR/>", "<BR />", "<Br>"):
-        text = text.replace(br, "\n" + " " * (len(br) - 1))
+        text = text.replace(br, BR_MARK + " " * (len(br) - 1))
     if "<br" in text or "<BR" in text or "<Br" in text or "<bR" in text:
         text = _BR_TAG.sub(_br_to_newline, text)
     return text
@@ -505,9 +543,10 @@ def meta_records(page: Page, *, thread: str, source: str, warn: Warn | None, fmt
     for el in page.find("body"):
         body_start = page.offset(el)
         break
+    plain = page.blanked.replace(BR_MARK, "\n")
     plain = TAG.sub(
         lambda m: "\n" + " " * (len(m.group(0)) - 1) if _is_block_tag(m.group(0)) else "\ue000" * len(m.group(0)),
-        page.blanked,
+        plain,
     )
     pos = 0
     for line in plain.splitlines(keepends=True):

@@ -87,6 +87,13 @@ def detect_dialect(lines: list[str]) -> Dialect:
     return DAT_NUMBERED if records and len(numbers) * 2 > len(records) and rising else DAT_2CH
 
 
+def _is_board_notice(date: str) -> bool:
+    """The board's own line after the last post (``1001<><>Over 1000 Thread<>…``, a moved
+    thread's ``移転``): a notice, kept as ``meta``, not a post."""
+    low = date.lower()
+    return "over 1000" in low or (date.strip() in ("移転", "移転済", "移転しました") and not iso_time(date))
+
+
 def _is_deleted(name: str, date: str, body_text: str) -> bool:
     """A deleted post as the dialects mark it: ``あぼーん`` (2ch), ``うふ～ん`` and ``ID:DELETED``
     (bbspink), ``＜削除＞`` (shitaraba), or a deletion notice as the whole body."""
@@ -222,6 +229,13 @@ def parse_dat(
             fields = raw.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>").split("<>")
             fields = fields[1:] if num else fields
         name, _mail, date, body = fields[0], fields[1], fields[2], fields[3]
+        if _is_board_notice(date):
+            records.append(
+                Comment(
+                    thread, stable_id(thread, "meta", raw, seen), None, "meta", raw, span=(start, end), source=source
+                )
+            )
+            continue
         if not titled:
             titled = True
             title_field = fields[4] if len(fields) > 4 else ""

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
-from ..page import Page, Post, has_class, looks_like_page, records
+from ..page import BR_MARK, Page, Post, has_class, looks_like_page, records
 
 NAME = "futaba"
 _MARKERS = ("2chan.net", "futaba.php", 'class="thre"', "class=thre", 'class="cnw"', "class=rtd", 'class="rtd"')
@@ -67,7 +67,7 @@ def _head(quote) -> tuple[str, list, object]:
         lead = parent.text if parent is not None else None
     nodes.reverse()
     text = (lead or "") + "".join(_text_with_tail(n) for n in nodes)
-    return " ".join(text.split()), nodes, name_el
+    return " ".join(text.replace(BR_MARK, " ").split()), nodes, name_el
 
 
 def _text_with_tail(el) -> str:
