@@ -357,6 +357,7 @@ def _handler(server: LabelingServer) -> type[BaseHTTPRequestHandler]:
         sys_version = ""
         # Keep-alive: a key is one request on an open connection (no connect, no new thread).
         protocol_version = "HTTP/1.1"
+        timeout = 120  # an idle kept-alive connection is closed after this (its thread ends)
 
         def setup(self) -> None:
             super().setup()
