@@ -17,8 +17,10 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,6 +89,11 @@ def script_units(text: str) -> list[tuple[int, int]]:
     """Runs of one script (a kanji run, a katakana word, a Latin word...): a fallback
     segmentation when no sentencepiece model is at hand. Hiragana right after kanji stays
     with it (okurigana: 出ていけ)."""
+    return list(_script_units(text))
+
+
+@lru_cache(maxsize=32)
+def _script_units(text: str) -> tuple[tuple[int, int], ...]:
     units, start = [], 0
     for i in range(1, len(text) + 1):
         if i == len(text):
@@ -96,7 +103,7 @@ def script_units(text: str) -> list[tuple[int, int]]:
         if a != b and not (a == "han" and b == "hira"):
             units.append((start, i))
             start = i
-    return [(a, b) for a, b in units if text[a:b].strip()]
+    return tuple((a, b) for a, b in units if text[a:b].strip())
 
 
 def piece_units(model, text: str) -> list[tuple[int, int]]:
@@ -123,7 +130,7 @@ def _piece_units(subwords, text: str) -> list[tuple[int, int]]:
     covered = np.zeros(len(text), bool)
     for a, b in spans:
         covered[a:b] = True
-    spans += [(a, b) for a, b in script_units(text) if not covered[a:b].any()]
+    spans += [(a, b) for a, b in _script_units(text) if not covered[a:b].any()]
     return _snap(text, sorted(set(spans)))
 
 
@@ -145,22 +152,51 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 
 def _snap(text: str, units: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """A piece inside a katakana, Latin or hangul word becomes the whole word (トリップ, not ップ)."""
-    runs = [(a, b) for a, b in script_units(text) if _script(text[a]) in ("kata", "alnum", "hangul")]
+    runs = [(a, b) for a, b in _script_units(text) if _script(text[a]) in ("kata", "alnum", "hangul")]
+    starts = [ra for ra, _rb in runs]
     out = []
     for a, b in units:
-        for ra, rb in runs:
-            if ra <= a and b <= rb:
-                a, b = ra, rb
-                break
+        k = bisect.bisect_right(starts, a) - 1  # runs are disjoint: only this one can hold [a, b)
+        if k >= 0 and b <= runs[k][1]:
+            a, b = runs[k]
         out.append((a, b))
     return sorted(set(out))
+
+
+def unit_sums(scores: np.ndarray, units: list[tuple[int, int]]) -> list[float]:
+    """``float(scores[a:b].sum())`` of every unit, bit for bit, without a numpy call per unit:
+    numpy sums fewer than 8 numbers one after the other, which is done here for all short
+    units at once; longer ones are summed by numpy itself.
+
+    Examples
+    --------
+    >>> s = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    >>> unit_sums(s, [(0, 3), (2, 2), (0, 9)]) == [float(s[0:3].sum()), 0.0, float(s.sum())]
+    True
+    """
+    if not units:
+        return []
+    bounds = np.asarray(units, dtype=np.int64).reshape(-1, 2)
+    a, lengths = bounds[:, 0], bounds[:, 1] - bounds[:, 0]
+    short = lengths < 8
+    width = 7
+    idx = np.minimum(a[:, None] + np.arange(width), max(len(scores) - 1, 0))
+    vals = np.where(np.arange(width) < lengths[:, None], scores[idx] if len(scores) else 0.0, 0.0)
+    acc = np.zeros(len(units))
+    for j in range(width):  # left to right, as numpy does below 8 numbers (adding 0.0 changes nothing)
+        acc = acc + vals[:, j]
+    out = acc.tolist()
+    for i in np.flatnonzero(~short).tolist():
+        ua, ub = units[i]
+        out[i] = float(scores[ua:ub].sum())
+    return out
 
 
 def phrases(
     text: str, scores: np.ndarray, units: list[tuple[int, int]], *, min_share: float = 0.25, max_gap: int = 1
 ) -> list[tuple[float, int, int]]:
     """(weight, start, end) of merged heavy units, heaviest first."""
-    scored = [(float(scores[a:b].sum()), a, b) for a, b in units]
+    scored = [(s, a, b) for s, (a, b) in zip(unit_sums(scores, units), units)]
     best = max((s for s, _a, _b in scored), default=0.0)
     if best <= 0:
         return []
@@ -200,7 +236,7 @@ def explain(
     if label in ("slur", "delete"):
         lexicon = blocks.get("lexicon")
         if lexicon is not None:
-            for hit in lexicon.lexicon_.find(text):
+            for hit in cached(lexicon, ("hits", text), lambda _key: lexicon.lexicon_.find(text)):
                 reasons.append(Reason(label, hit.span, text[hit.span[0] : hit.span[1]], hit.weight, "lexicon"))
         groups = blocks.get("groups")
         if groups is not None and label == "slur":

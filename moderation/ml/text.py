@@ -184,12 +184,17 @@ def fold(text: str | View, *, kana: bool = True) -> View:
 
     Cached for texts (a few dozen): the n-gram view and the lexicon explain from the same one.
     """
-    return _fold_text(text, kana) if isinstance(text, str) else _fold_view(text, kana)
+    return _fold_text(text, kana) if isinstance(text, str) else _fold_cached_view(text, kana)
 
 
 @lru_cache(maxsize=64)
 def _fold_text(text: str, kana: bool) -> View:
     return _fold_view(normalize(text), kana)
+
+
+@lru_cache(maxsize=64)
+def _fold_cached_view(base: View, kana: bool) -> View:
+    return _fold_view(base, kana)
 
 
 def _fold_view(base: View, kana: bool) -> View:

@@ -267,9 +267,10 @@ def spread(length: int, values: np.ndarray, spans: np.ndarray) -> np.ndarray:
         return np.zeros(length, dtype=np.float64)
     # Differences at each span's ends, summed up: one pass however many spans.
     per_char = values / np.maximum(1, spans[:, 1] - spans[:, 0])
-    steps = np.zeros(length + 1, dtype=np.float64)
-    np.add.at(steps, spans[:, 0], per_char)
-    np.add.at(steps, spans[:, 1], -per_char)
+    # One bincount adds in input order, starts then ends, as two np.add.at calls did (the same
+    # sums, bit for bit), many times faster.
+    ends = np.concatenate([spans[:, 0], spans[:, 1]])
+    steps = np.bincount(ends, weights=np.concatenate([per_char, -per_char]), minlength=length + 1)
     return np.cumsum(steps)[:length]
 
 

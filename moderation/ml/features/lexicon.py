@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..lexicon import CATEGORIES, ENTRY_KINDS, Lexicon
-from .base import string_input_tags, texts_of
+from .base import cached, string_input_tags, texts_of, without_cache
 
 
 class LexiconFeatures(TransformerMixin, BaseEstimator):
@@ -38,6 +38,9 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         self.lexicon_ = self.lexicon or Lexicon.load()
         return self
+
+    def __getstate__(self):
+        return without_cache(self.__dict__)
 
     @staticmethod
     def feature_names() -> list[str]:
@@ -67,7 +70,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
 
     def char_contributions(self, text: str, context: str, coef: np.ndarray) -> np.ndarray:
         out = np.zeros(len(text), dtype=np.float64)
-        hits = self.lexicon_.find(text)
+        hits = cached(self, ("hits", text), lambda _key: self.lexicon_.find(text))  # once per comment
         if not hits:
             return out
         x = np.asarray(self._row(hits))

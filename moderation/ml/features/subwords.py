@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
@@ -149,7 +150,7 @@ class SubwordUnits(TransformerMixin, BaseEstimator):
             weights = dict(zip(indices.tolist(), values))
             pieces = self.processor.encode(view.text, out_type=str)
             ids = self.processor.piece_to_id(pieces)
-            counts = {i: ids.count(i) for i in set(ids)}
+            counts = Counter(ids)
             pos = 0
             for piece, pid in zip(pieces, ids):
                 # Trained with identity normalisation: each piece (▁ = space) is found in the

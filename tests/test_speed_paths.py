@@ -1,0 +1,188 @@
+"""The fast scoring paths (issue 12) give what the straightforward computation gives.
+
+A small model is trained here on the team's labelled comments, and every fast path is compared
+with a reference computed the slow way in the test: the feature union's batch ``transform`` and
+each label's ``LogisticRegression.decision_function`` with its calibration. Nothing here depends
+on the scores of ``models/default`` (which is retrained from time to time); timing is in
+``benchmarks/``, never here.
+"""
+
+from __future__ import annotations
+
+import pickle
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.labels import load_training_data
+from moderation.ml import text as text_module
+from moderation.ml.estimator import ModerationModel
+from moderation.ml.explain import explain, unit_sums
+from moderation.ml.features import relevance, rows, thread
+from moderation.ml.features.base import Comments, TfidfCounts, hashed_ngrams, hashed_ngrams_one, spread, tfidf_row
+from moderation.moderator import Moderator
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[ModerationModel, pd.DataFrame]:
+    frame, _summary = load_training_data(["labels/authored.jsonl"])
+    frame = frame.reset_index(drop=True)
+    Y = frame[["slur", "off_topic", "delete"]]
+    model = ModerationModel(cv=2, C_grid=(4.0,), vocab_size=600, n_features=1 << 16).fit(frame[["text", "context"]], Y)
+    return model, frame
+
+
+def reference_proba(model: ModerationModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The straightforward way: the union's transform, then each label's classifier."""
+    M = model.featurizer_.transform(frame[["text", "context"]]).tocsr()
+    return {label: lm.proba(M) for label, lm in model.labels_.items()}
+
+
+def test_batch_scores_are_the_straightforward_ones_bit_for_bit(trained):
+    model, frame = trained
+    assert model.scorer() is not None
+    expected = reference_proba(model, frame)
+    got = model.predict_proba(frame[["text", "context"]])
+    for label, values in expected.items():
+        assert np.array_equal(got[label].to_numpy(), values), label
+
+
+def test_one_comment_scores_match_the_batch_ones(trained):
+    model, frame = trained
+    expected = reference_proba(model, frame)
+    sample = list(range(0, len(frame), 5))
+    for i in sample:
+        one = model.proba([frame["text"][i]], [frame["context"][i]])
+        for label, values in expected.items():
+            assert abs(one[label][0] - values[i]) < 1e-6, (label, frame["text"][i])
+
+
+def test_every_view_has_a_one_comment_path_and_it_gives_the_transform(trained):
+    model, frame = trained
+    scorer = model.scorer()
+    assert scorer is not None
+    mirrored = {"relevance": relevance, "context": thread}  # view name -> the module rows.py mirrors
+    for (name, trans, _offset, width), row in zip(scorer.blocks, scorer.rows):
+        module = mirrored.get(name)
+        if module is not None and rows.source_digest(module) != rows.CHECKED[module.__name__.rsplit(".", 1)[1]]:
+            pytest.skip(f"{name}: {module.__name__} changed since features/rows.py mirrored it; update CHECKED")
+        assert row is not None, f"{name} has no one-comment path: one comment would go through scipy"
+        for i in range(0, len(frame), 17):
+            text, context = frame["text"][i], frame["context"][i]
+            expected = trans.transform(Comments([text], [context])).toarray()[0]
+            got = np.zeros(width)
+            idx, val = row(text, context)
+            got[idx] = val
+            assert np.allclose(got, expected, rtol=0, atol=1e-6), (name, text)
+
+
+def test_a_mirror_that_no_longer_matches_is_not_used(trained, monkeypatch):
+    model, _frame = trained
+    rf = dict(model.featurizer_.transformer_list)["relevance"]
+    monkeypatch.setitem(rows.CHECKED, "relevance", "0" * 64)
+    monkeypatch.setattr(rows, "_CHECKED_ROWS", type(rows._CHECKED_ROWS)())
+    assert rows.row_function(rf) is None  # the transformer's own transform serves
+
+
+def test_explanations_are_the_same_cold_and_after_scoring(trained):
+    """Explanations read what scoring remembered; computed from nothing they are the same."""
+    model, frame = trained
+    flagged = [i for i in range(len(frame)) if frame["slur"][i] == 1 or frame["delete"][i] == 1][:25]
+    warm = []
+    for i in flagged:
+        model.proba([frame["text"][i]], [frame["context"][i]])
+        warm.append([explain(model, frame["text"][i], frame["context"][i], label) for label in ("slur", "delete")])
+    cold_model = pickle.loads(pickle.dumps(model))  # no scorer, no remembered rows
+    text_module.normalize.cache_clear()
+    for i, expected in zip(flagged, warm):
+        got = [explain(cold_model, frame["text"][i], frame["context"][i], label) for label in ("slur", "delete")]
+        assert got == expected
+
+
+def test_the_moderator_gives_the_same_decisions_one_by_one_and_in_a_frame(trained):
+    model, frame = trained
+    moderator = Moderator(model, {"version": "test"})
+    sub = frame.iloc[:60].reset_index(drop=True)
+    together = moderator.decide(sub[["text", "context"]], explain=True)
+    for i, decision in enumerate(together):
+        alone = moderator.decide_texts([sub["text"][i]], [sub["context"][i]], explain=True)[0]
+        assert alone.action == decision.action and alone.labels == decision.labels
+        assert alone.scores == pytest.approx(decision.scores, abs=1.01e-6)
+        assert [r.span for r in alone.reasons] == [r.span for r in decision.reasons]
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=4))
+def test_hashing_one_text_is_the_batch_hashing(texts):
+    for t in texts:
+        _d, s, n, b = hashed_ngrams([t], (1, 4), 1 << 19)
+        s1, n1, b1 = hashed_ngrams_one(t, (1, 4), 1 << 19)
+        assert np.array_equal(s, s1) and np.array_equal(n, n1) and np.array_equal(b, b1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60))
+def test_a_tfidf_row_is_the_batch_row(keys):
+    keys = np.asarray(keys, dtype=np.int64)
+    idf = np.linspace(0, 3, 41).astype(np.float32)
+    X = TfidfCounts.weight(TfidfCounts.counts(np.zeros(len(keys), int), keys, 1, 41), idf)
+    idx, val = tfidf_row(keys, idf)
+    assert np.array_equal(X.indices, idx) and np.array_equal(X.data, val)
+
+
+def _nfkc_pieces_per_character(text: str):
+    """The per-character NFKC of :func:`moderation.ml.text._nfkc_pieces`, without its shortcut."""
+    out, origin = [], []
+    for i, ch in enumerate(text):
+        for p in ch if ch.isascii() else unicodedata.normalize("NFKC", ch):
+            if out and unicodedata.combining(p):
+                combined = unicodedata.normalize("NFC", out[-1] + p)
+                if len(combined) == 1:
+                    out[-1] = combined
+                    continue
+            if p in "\u3099\u309a":
+                continue
+            out.append(p)
+            origin.append(i)
+    return out, origin
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
+def test_the_nfkc_shortcut_changes_nothing(raw):
+    for text in (raw, unicodedata.normalize("NFKC", raw)):
+        assert text_module._nfkc_pieces(text) == _nfkc_pieces_per_character(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-1e3, 1e3), max_size=50),
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 12)), max_size=30),
+)
+def test_unit_sums_are_numpys_sums(values, spans):
+    scores = np.asarray(values, dtype=np.float64)
+    units = [(min(a, len(scores)), min(a + n, len(scores))) for a, n in spans]
+    assert unit_sums(scores, units) == [float(scores[a:b].sum()) for a, b in units]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 5), st.floats(-10, 10)), max_size=30))
+def test_spread_adds_in_the_order_np_add_at_did(items):
+    length = 26
+    spans = np.asarray([(a, min(a + n, length)) for a, n, _v in items], dtype=np.int64).reshape(-1, 2)
+    values = np.asarray([v for _a, _n, v in items], dtype=np.float64)
+    expected = np.zeros(length)
+    if len(values):
+        per_char = values / np.maximum(1, spans[:, 1] - spans[:, 0])
+        steps = np.zeros(length + 1)
+        np.add.at(steps, spans[:, 0], per_char)
+        np.add.at(steps, spans[:, 1], -per_char)
+        expected = np.cumsum(steps)[:length]
+    assert np.array_equal(spread(length, values, spans), expected)
