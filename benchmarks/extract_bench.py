@@ -4,9 +4,12 @@ and the time taken on hostile input (runs of blanks that made the old header pat
 Builds a large thread dump from the seed thread (every copy renumbered, so anchors and
 headers vary), then times :func:`moderation.io.readers.scrape.parse_scrape` on it and, as the
 reference in the same run, the naive split a plain script would do (one record per line).
-Then each board fixture (``tests/fixtures/boards``, ``tests/fixtures/html``, ``dat``) is
-repeated to a few MB and read whole through :func:`moderation.io.extract_file`, beside a
-plain ``lxml.html`` parse (pages) or a ``str.split`` (dats) of the same bytes.
+Then a fixture of every supported format (each board family's dats and pages in their
+layouts, CSV, JSONL, a JSON array, Parquet) is repeated to a few MB and read whole through
+:func:`moderation.io.extract_file`, beside the bare parse a plain script would do of the same
+bytes: ``lxml.html`` (pages), ``str.split`` (dats), :mod:`csv`, :mod:`json`, pyarrow. Wall
+and CPU seconds are both printed with the load average: the machine is shared, so compare
+the ratio to the reference measured in the same run.
 
     python benchmarks/extract_bench.py [--mb 20] [--repeat 3]
 """
@@ -112,42 +115,95 @@ def _repeat_file(source: Path, target_mb: float) -> tuple[Path, float]:
     return path, path.stat().st_size / 1e6
 
 
-def formats(repeat: int) -> None:
-    """Throughput of each board format, beside the bare parse of the same bytes."""
-    import lxml.html
+def _grown_tabular(kind: str, target_mb: float) -> tuple[Path, float]:
+    """The tabular fixture rows repeated to about ``target_mb`` as CSV, JSONL, a JSON array or Parquet."""
+    import json
 
+    import pandas as pd
+
+    rows = [json.loads(ln) for ln in (ROOT / "tests/fixtures/tabular/comments.jsonl").read_text().splitlines()]
+    size = len(json.dumps(rows, ensure_ascii=False).encode())
+    many = [dict(r, id=f"{r['id']}-{k}") for k in range(max(1, int(target_mb * 1e6 / size))) for r in rows]
+    path = Path("/tmp") / f"extract_bench_comments.{kind}"
+    if kind == "csv":
+        pd.DataFrame(many).assign(reply_to=lambda f: f.reply_to.map(lambda v: ";".join(map(str, v)))).to_csv(
+            path, index=False
+        )
+    elif kind == "jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in many), encoding="utf-8")
+    elif kind == "json":
+        path.write_text(json.dumps(many, ensure_ascii=False), encoding="utf-8")
+    else:
+        pd.DataFrame(many).to_parquet(path)
+    return path, path.stat().st_size / 1e6
+
+
+def _bare(path: Path):
+    """The plain reference for a file: the bare parse a script would do of the same bytes."""
+    import csv
+    import io
+    import json
+
+    import lxml.html
+    import pyarrow.parquet as pq
+
+    suffix = path.suffix
+    if suffix == ".dat":
+        return lambda: [ln.split(b"<>") for ln in path.read_bytes().splitlines()]
+    if suffix == ".csv":
+        return lambda: list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    if suffix == ".jsonl":
+        return lambda: [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines()]
+    if suffix == ".json":
+        return lambda: json.loads(path.read_text(encoding="utf-8"))
+    if suffix == ".parquet":
+        return lambda: pq.read_table(path).to_pylist()
+    return lambda: lxml.html.document_fromstring(path.read_bytes())
+
+
+def formats(repeat: int, target_mb: float = 4.0) -> None:
+    """Throughput of every supported format, beside the bare parse of the same bytes."""
     fixtures = ROOT / "tests" / "fixtures"
+    boards = fixtures / "boards"
     sources = [
         fixtures / "dat" / "newsplus_1754021234.dat",
-        fixtures / "boards" / "shitaraba_1319198591.dat",
-        fixtures / "boards" / "bbspink_1580648400.dat",
+        boards / "5ch_mixed_eol.dat",
+        boards / "shitaraba_1319198591.dat",
+        boards / "machi_1241917200.dat",
+        boards / "bbspink_1580648400.dat",
         fixtures / "html" / "5ch_modern.html",
-        fixtures / "boards" / "5ch_article.html",
+        boards / "5ch_div_2023.html",
+        boards / "5ch_article.html",
+        boards / "itest_5ch.html",
         fixtures / "html" / "2ch_old.html",
-        fixtures / "boards" / "shitaraba_1319198591.html",
-        fixtures / "boards" / "futaba_1200000001.htm",
-        fixtures / "boards" / "matome_honobono.html",
+        boards / "2ch_namae_2005.html",
+        fixtures / "html" / "open2ch.html",
+        boards / "open2ch_hover.html",
+        boards / "shitaraba_1319198591.html",
+        boards / "machi_page.html",
+        boards / "futaba_1200000001.htm",
+        boards / "futaba_2014.htm",
+        boards / "matome_honobono.html",
+        boards / "matome_res_div.html",
     ]
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores shared with other agents)")
     print(
-        "format                                  MB   records  wall MB/s  cpu MB/s"
+        "file                         format      MB   records  wall MB/s  cpu MB/s"
         "  ref wall  ref cpu  ours/ref (cpu time)"
     )
-    for source in sources:
-        path, mb = _repeat_file(source, 4.0)
+    grown = [_repeat_file(source, target_mb) for source in sources]
+    grown += [_grown_tabular(kind, target_mb) for kind in ("csv", "jsonl", "json", "parquet")]
+    for path, mb in grown:
         n = sum(1 for _ in extract_file(path))
         fmt = next(iter(extract_file(path))).source_format
         ours = best_of(repeat, lambda path=path: sum(1 for _ in extract_file(path)))
         ours_cpu = cpu_of(repeat, lambda path=path: sum(1 for _ in extract_file(path)))
-        raw = path.read_bytes()
-        if source.suffix == ".dat":
-            bare = lambda raw=raw: [ln.split(b"<>") for ln in raw.splitlines()]  # noqa: E731
-        else:
-            bare = lambda raw=raw: lxml.html.document_fromstring(raw)  # noqa: E731
+        bare = _bare(path)
         ref, ref_cpu = best_of(repeat, bare), cpu_of(repeat, bare)
-        flag = "" if mb / ours >= 5 else "  <- wall below 5 MB/s"
+        flag = "" if mb / ours >= 5 else ("  <- wall below 5 MB/s" + ("" if mb / ours_cpu >= 5 else ", cpu too"))
+        name = path.name.removeprefix("extract_bench_")
         print(
-            f"{source.name:28s} {fmt:9s} {mb:4.1f} {n:9,d} {mb / ours:10.1f} {mb / ours_cpu:9.1f}"
+            f"{name:28s} {fmt:9s} {mb:4.1f} {n:9,d} {mb / ours:10.1f} {mb / ours_cpu:9.1f}"
             f" {mb / ref:9.1f} {mb / ref_cpu:8.1f} {ours_cpu / ref_cpu:10.1f}x{flag}"
         )
 

@@ -25,6 +25,8 @@ from ..core import ExtractError
 _BINARY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _AUTO_ENCODINGS = ("utf-8", "cp932", "euc_jp")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_ASCII_TEXT = re.compile(r"[ -~\n\r\t]")
+_ODD = re.compile(r"[\uff61-\uff9f\u0080-\u00ff]")
 _JA_CHAR = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af\u3000-\u303f\uff01-\uff5e]")
 
 
@@ -37,10 +39,11 @@ def _plausibility(text: str) -> float:
     """How much a decoded sample looks like real text: share of CJK/kana and ASCII letters."""
     if not text:
         return 1.0
-    cjk = len(_JA_CHAR.findall(text))
-    ascii_text = sum(1 for ch in text if " " <= ch <= "~" or ch in "\n\r\t")
+    # Counted by the regex engine (subn), not a Python loop per character.
+    cjk = _JA_CHAR.subn("", text)[1]
+    ascii_text = _ASCII_TEXT.subn("", text)[1]
     # Half-width katakana and rare symbols are what a wrong decoding of CP932/EUC-JP produces.
-    odd = sum(1 for ch in text if "\uff61" <= ch <= "\uff9f" or "\u0080" <= ch <= "\u00ff")
+    odd = _ODD.subn("", text)[1]
     return (cjk + ascii_text - 3 * odd) / len(text)
 
 

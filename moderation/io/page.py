@@ -42,6 +42,7 @@ BR_MARK = "\ufdd0"
 #: A ``<br>`` in any spelling (``<BR>``, ``<br/>``, ``<br clear=all>``); no nesting, so linear.
 _BR_TAG = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
 _INNER_BLOCKS = ("p", "div", "dd", "li")
+_CLOSE_WINDOW = 16384  # how far Page.close looks for an end tag
 _RAW_BLOCK = re.compile(r"<(script|style|noscript|textarea)\b|<!--", re.I)
 _CLOSERS = {name: re.compile(f"</{name}", re.I) for name in ("script", "style", "noscript", "textarea")}
 _SITE_SEPARATORS = (" - ", "-", "|", "｜", "–", "—", " : ", " ： ")
@@ -190,6 +191,7 @@ class Page:
         self._offsets: dict = {}  # element -> offset of its start tag, filled per tag name
         self._indexed: set[str] = set()
         self._class_tags: dict[str, tuple[str, ...]] = {}
+        self._closers: dict[str, re.Pattern] = {}
 
     def _index_tag(self, tag: str) -> None:
         """Offsets of every element named ``tag``: its start tags found in the source, matched in
@@ -248,6 +250,19 @@ class Page:
             node = node.getparent()
         return len(self.text)
 
+    def close(self, el) -> int:
+        """Where the element's end tag ends in the source (``</blockquote>``), found from its
+        start tag; :meth:`end` when it has no end tag or holds an element of its own name."""
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if not tag or next(el.iterdescendants(tag), None) is not None:
+            return self.end(el)
+        pattern = self._closers.get(tag)
+        if pattern is None:
+            pattern = self._closers[tag] = re.compile(rf"</{re.escape(tag)}\s*>", re.I)
+        start = self.offset(el)
+        m = pattern.search(self.blanked, start, start + _CLOSE_WINDOW)  # bounded: no rescans of a long page
+        return m.end() if m else self.end(el)
+
     def span(self, el, end_el=None) -> tuple[int, int]:
         """``[start, end)`` of an element (through ``end_el`` when given), blanks stripped."""
         start = self.offset(el)
@@ -280,7 +295,11 @@ class Page:
 
     def flat_text(self, el) -> str:
         """The element's text on one line (for headers: number, name, date)."""
-        return " ".join(self.inner_text(el).split())
+        if not len(el):
+            return " ".join((el.text or "").replace(BR_MARK, " ").split())
+        if next(el.iterdescendants(*_INNER_BLOCKS), None) is not None:
+            return " ".join(self.inner_text(el).split())
+        return " ".join(_text_of(el).replace(BR_MARK, " ").split())
 
     def find(self, *tags: str, cls: str | None = None, under=None) -> list:
         """Elements named ``tags`` (any name when none) whose ``class`` has the token ``cls``,
@@ -438,6 +457,8 @@ def leading_number(text: str) -> int | None:
     return int(m.group(0)) if m else None
 
 
+# A post's header is read twice (is it a header? then its date): its date-time is computed once.
+_head_time = functools.lru_cache(maxsize=512)(iso_time)
 _NAMAE = re.compile(r"名前\s*[：:]")
 _HEAD_START = re.compile(r"(\d{1,7})(?:\s|[：:]|名前|$)")  # matched after lstrip (no leading \s*: linear search)
 _DELETED_HEAD = ("あぼーん", "削除", "うふ～ん", "うふ〜ん")
@@ -476,7 +497,7 @@ def is_post_head(head: str) -> bool:
     """
     if not _HEAD_START.match(head.lstrip()):
         return False
-    return bool(iso_time(head)) or "ID:" in head or any(mark in head for mark in _DELETED_HEAD)
+    return bool(_head_time(head)) or "ID:" in head or any(mark in head for mark in _DELETED_HEAD)
 
 
 def records(
@@ -497,7 +518,7 @@ def records(
         out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
     for post in posts:
         deleted = post.deleted or is_deletion_notice(post.body)
-        if not deleted and any(mark in post.head for mark in _DELETED_HEAD) and not iso_time(post.head):
+        if not deleted and any(mark in post.head for mark in _DELETED_HEAD) and not _head_time(post.head):
             deleted = True  # "5 ：あぼーん：あぼーん", "7：＜削除＞：＜削除＞": no date, a deletion mark
         reply_to, body = reply_numbers(post.body)
         if deleted:
@@ -513,7 +534,7 @@ def records(
                 reply_to=reply_to,
                 deleted=deleted,
                 author=None if deleted else (post.author or None),
-                posted_at=None if deleted else iso_time(date_text),
+                posted_at=None if deleted else _head_time(date_text),
                 urls=URL_RE.findall(body) + post.extra_urls,
                 span=post.span,
                 source=source,

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable
 
 from ...core import Comment, Warn
+from ..board_text import TAG, strip_span, unescape
 from ..page import BR_MARK, Page, Post, has_class, looks_like_page, records
 
 NAME = "futaba"
@@ -70,6 +71,25 @@ def _head(quote) -> tuple[str, list, object]:
     return " ".join(text.replace(BR_MARK, " ").split()), nodes, name_el
 
 
+def _reply_head(page: Page, cell, quote) -> tuple[str, str | None]:
+    """A reply's header as one line of text, and its ``span.cnm`` name, cut from the page's
+    source between the reply's cell and its quote (one slice instead of a walk over the
+    header's elements); empty when the offsets do not frame a header."""
+    start, end = page.offset(cell), page.offset(quote)
+    if not 0 <= end - start <= 4096:
+        return "", None
+    html = page.blanked[start:end]
+    name = None
+    at = html.find("cnm")
+    if at >= 0:
+        opened = html.find(">", at)
+        closed = html.find("</span", opened)
+        if opened >= 0 and closed >= 0:
+            name = " ".join(unescape(TAG.sub("", html[opened + 1 : closed])).split()) or None
+    text = unescape(TAG.sub(" ", html)).replace(BR_MARK, " ")
+    return " ".join(text.split()), name
+
+
 def _text_with_tail(el) -> str:
     from lxml import etree
 
@@ -95,22 +115,32 @@ def posts(page: Page) -> list[Post]:
     for quote in page.find("blockquote"):
         if quote.getparent() is None:
             continue
-        head, nodes, name_el = _head(quote)
+        cell = next(quote.iterancestors("td"), None)
+        head, nodes, name_el, author = "", [], None, None
+        if cell is not None:  # a reply: its header read from the source, between the cell and the quote
+            head, author = _reply_head(page, cell, quote)
         numbers = _NUMBER.findall(head)
         date = _DATE.search(head)
         if not numbers or date is None:
+            head, nodes, name_el = _head(quote)
+            numbers = _NUMBER.findall(head)
+            date = _DATE.search(head)
+            author = None
+        if not numbers or date is None:
             continue  # a quotation somewhere else on the page, not a post
-        cell = next(quote.iterancestors("td"), None)
         table = next(quote.iterancestors("table"), None) if cell is not None else None
         deleted = bool(table is not None and has_class(table, "deleted"))
-        span = page.span(cell) if cell is not None else page.span(nodes[0] if nodes else quote, quote)
+        if cell is not None:  # the cell's start to the quote's end tag: no walk to the next element
+            span = strip_span(page.text, page.offset(cell), page.close(quote))
+        else:
+            span = page.span(nodes[0] if nodes else quote, quote)
         out.append(
             Post(
                 span=span,
                 head=head,
                 body=page.inner_text(quote),
                 no=int(numbers[-1]),
-                author=_author(page, name_el, head, date.start() if date else -1),
+                author=author or _author(page, name_el, head, date.start()),
                 date=head[date.start() :] if date else "",
                 deleted=deleted,
             )

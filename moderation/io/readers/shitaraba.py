@@ -36,8 +36,8 @@ def sniff(sample: str) -> bool:
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
     """The reader's entry in :mod:`moderation.io.registry`."""
     page = Page(text)
-    body = next((el for el in page.find("dl", "div") if el.get("id") == "thread-body"), None)
-    posts = (dl_posts(page, body) if body is not None else []) or dl_posts(page)
+    bodies = [el for el in page.find("dl", "div") if el.get("id") == "thread-body"]
+    posts = [post for body in bodies for post in dl_posts(page, body)] or dl_posts(page)
     if not posts:
         from .html import read_page  # the other layouts, else meta (html imports fivech)
 
