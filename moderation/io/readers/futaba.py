@@ -116,7 +116,9 @@ def posts(page: Page) -> list[Post]:
         if quote.getparent() is None:
             continue
         cell = next(quote.iterancestors("td"), None)
-        head, nodes, name_el, author = "", [], None, None
+        head: str = ""
+        nodes: list = []
+        name_el = author = None
         if cell is not None:  # a reply: its header read from the source, between the cell and the quote
             head, author = _reply_head(page, cell, quote)
         numbers = _NUMBER.findall(head)
