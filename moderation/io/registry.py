@@ -28,8 +28,8 @@ A reader is a :class:`Reader`, with:
     decoded file, BOM and leading blanks removed. Must be quick and must not raise.
 ``priority``
     Sniffers run lowest first. Those below :data:`AFTER_EXTENSION` run before the file's
-    extension is looked at (the built-in board-page sniffers use 4–8, html, dat, jsonl and json
-    10, 20, 30 and 35), the
+    extension is looked at (mhtml 3, the built-in board-page sniffers 4–8, html, dat, jsonl and
+    json 10, 20, 30 and 35), the
     others only for files whose extension names no format (csv's header test).
 ``read_lines(lines, *, thread, source, warn)``, optional
     The same reader over an iterable of lines (line ends kept), for a format that can be
@@ -53,8 +53,9 @@ an ``--input-format`` that is not built in). Built-in readers cannot be replaced
 
 Examples
 --------
->>> INPUT_FORMATS
-('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet', '5ch', 'open2ch', 'shitaraba', 'futaba', 'matome', 'json')
+>>> INPUT_FORMATS  # doctest: +NORMALIZE_WHITESPACE
+('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet', '5ch', 'open2ch', 'shitaraba', 'futaba', 'matome',
+ 'json', 'mhtml')
 >>> detect_format("thread.txt", "名無し<>sage<>2025/08/01 12:00:00<>本文<>スレ")
 'dat'
 >>> get_reader("csv").extensions
@@ -70,7 +71,20 @@ from pathlib import Path
 from typing import Protocol
 
 from ..core import Comment, ExtractError, Warn
-from .readers import dat, fivech, futaba, html, json_export, matome, open2ch, parquet, scrape, shitaraba, tabular
+from .readers import (
+    dat,
+    fivech,
+    futaba,
+    html,
+    json_export,
+    matome,
+    mhtml,
+    open2ch,
+    parquet,
+    scrape,
+    shitaraba,
+    tabular,
+)
 
 #: The entry-point group third-party readers are registered under.
 ENTRY_POINT_GROUP = "moderation.readers"
@@ -168,6 +182,7 @@ _BUILTIN: tuple[Reader, ...] = (
     Reader(futaba.NAME, futaba.read, sniff=futaba.sniff, priority=4),
     Reader(matome.NAME, matome.read, sniff=matome.sniff, priority=7),
     Reader(json_export.NAME, json_export.read, extensions=(".json",), sniff=json_export.sniff, priority=35),
+    Reader(mhtml.NAME, mhtml.read, extensions=(".mht", ".mhtml"), sniff=mhtml.sniff, priority=3),
 )
 
 #: ``auto`` and the built-in formats. With readers of other packages installed,
