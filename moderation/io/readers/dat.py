@@ -94,9 +94,14 @@ def _is_board_notice(date: str) -> bool:
     return "over 1000" in low or (date.strip() in ("移転", "移転済", "移転しました") and not iso_time(date))
 
 
+_DELETION_KEYS = ("あぼ", "うふ", "削除")
+
+
 def _is_deleted(name: str, date: str, body_text: str) -> bool:
     """A deleted post as the dialects mark it: ``あぼーん`` (2ch), ``うふ～ん`` and ``ID:DELETED``
     (bbspink), ``＜削除＞`` (shitaraba), or a deletion notice as the whole body."""
+    if not any(k in name or k in body_text for k in _DELETION_KEYS) and "DELETED" not in date:
+        return False  # every mark and notice holds one of the keys: most posts end here
     if is_deletion_notice(body_text):
         return True
     for mark in ("あぼーん", "うふ～ん", "うふ〜ん", "＜削除＞"):
@@ -204,10 +209,13 @@ def parse_dat(
     numbered = dialect.numbered
     least = 5 if numbered else 4
     for start, end, line_no in _physical_records(text, dialect):
-        start, end = strip_span(text, start, end)
-        if start >= end:
-            continue
         raw = text[start:end]
+        stripped = raw.strip()  # strip_span's result, found by str.strip (no loop in Python)
+        if not stripped:
+            continue
+        start += len(raw) - len(raw.lstrip())
+        end = start + len(stripped)
+        raw = stripped
         fields = raw.split("<>")
         num = _NUMBERED_HEAD.match(raw) if numbered else None
         if len(fields) < least or (numbered and num is None):
