@@ -101,6 +101,40 @@ def score_model_dir(path: str, tests: dict) -> dict:
     }
 
 
+def style_invariance(path: str, test: pd.DataFrame, seed: int = 0) -> dict:
+    """Real sentences with a board mark added (laughter, address, filler, anchor from
+    ``moderation/data/board_style.tsv``): on the set's ordinary rows (not hateful, not
+    deletable), the share held or rejected before and after, and the mean change of
+    max(slur, delete). A mark is style, not abuse: a good model barely moves."""
+    from moderation.moderator import Moderator
+    from moderation.recipe import board_style
+
+    mod = Moderator.load(path)
+    marks = [("", m) for m in board_style(kinds=("laughter",))[0]]
+    prefixes, suffixes = board_style(kinds=("prefix", "suffix"))
+    marks += [(m, "") for m in prefixes] + [("", m) for m in suffixes]
+    ordinary = test[(test["hate"] == 0) & (test["delete"] == 0)].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(len(marks), size=len(ordinary))
+    styled = ordinary.assign(text=[marks[k][0] + t + marks[k][1] for t, k in zip(ordinary["text"], picks)])
+
+    def flagged(frame):
+        probs = mod.model.predict_proba(frame[["text", "context"]])
+        flag = np.zeros(len(frame), bool)
+        for label in SCORED:
+            flag |= probs[label].to_numpy() >= mod.thresholds[label]["hold"]
+        return flag, np.maximum(probs["slur"].to_numpy(), probs["delete"].to_numpy())
+
+    before, p0 = flagged(ordinary)
+    after, p1 = flagged(styled)
+    return {
+        "n": len(ordinary),
+        "flagged_before": round(float(before.mean()), 4),
+        "flagged_after": round(float(after.mean()), 4),
+        "mean_change": round(float((p1 - p0).mean()), 4),
+    }
+
+
 def baseline(train: pd.DataFrame, tests: dict) -> dict:
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
     X = vec.fit_transform(train["text"])
@@ -184,8 +218,16 @@ def main(argv: list[str] | None = None) -> dict:
             results["moderation-train"] = moderation_train(train, tests, Path(tmp))
         print(f"moderation train on {len(train)} rows ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
     print(table(results))
+    print("\nStyle invariance: ja test ordinary sentences (real), a board mark added (laughter, address, filler):")
+    invariance = {}
+    for path in models:
+        inv = invariance[Path(path).name] = style_invariance(path, tests["ja"])
+        print(
+            f"  {Path(path).name}: {inv['n']} sentences, held or rejected {inv['flagged_before']:.1%} -> "
+            f"{inv['flagged_after']:.1%}, mean change of max(slur, delete) {inv['mean_change']:+.3f}"
+        )
     print("\nData: " + "; ".join(CREDITS.values()) + ". Mapping and splits: moderation/labels/datasets.py.")
-    out = {"actions": results}
+    out = {"actions": results, "style_invariance": invariance}
     if not args.no_offtopic:
         import offtopic_eval
 

@@ -70,7 +70,16 @@ DROP_FEATURES = {
     "delete": (*THREAD_VIEWS, "gh_group"),
     "off_topic": ("chars", "folded", "subwords", "lexicon", "groups"),
 }
-SOURCE_WEIGHTS = {"authored": 0.5, "seed": 1.0, "ja": 2.0, "ko": 0.5, "en": 0.3, "written": 0.3, "threads": 1.0}
+SOURCE_WEIGHTS = {
+    "authored": 0.5,
+    "seed": 1.0,
+    "ja": 2.0,
+    "ko": 0.5,
+    "en": 0.3,
+    "written": 0.3,
+    "marks": 2.0,
+    "threads": 1.0,
+}
 #: Sources whose rows get a board-styled copy (:func:`style_augmented`): the Japanese ones.
 STYLED_SOURCES = ("authored", "seed", "ja", "written")
 THREAD_GLOBS = ("tests/fixtures/scrape/*.txt", "tests/fixtures/dat/*.dat", "tests/fixtures/html/*.html", "seeds/*.txt")
@@ -176,9 +185,13 @@ def build_training_frame(
     return frame, {"files": files, "rows": len(frame), "rows_by_source": counts}
 
 
-def board_style(path: Path | None = None, kinds: tuple[str, ...] = ("prefix", "suffix")) -> tuple[list[str], ...]:
+#: The kinds of ``data/board_style.tsv``.
+KINDS = ("laughter", "prefix", "suffix", "post")
+
+
+def board_style(path: Path | None = None, kinds: tuple[str, ...] = KINDS) -> tuple[list[str], ...]:
     """Per kind, the texts of ``data/board_style.tsv``: board marks that are not abuse
-    (``prefix``, ``suffix``) and content-free posts (``post``)."""
+    (``laughter``, ``prefix``, ``suffix``) and content-free posts (``post``)."""
     table = pd.read_csv(
         path or Path(__file__).parent / "data" / "board_style.tsv",
         sep="\t",
@@ -195,37 +208,43 @@ LAUGHTER = re.compile(r"ｗ+|(?<![A-Za-z])[wW]{2,}(?![A-Za-z])|（笑）|\(笑\)
 
 
 def style_augmented(frame: pd.DataFrame, *, sources=STYLED_SOURCES, seed: int = 0) -> pd.DataFrame:
-    """A board-style counterfactual of every ``slur`` / ``delete`` row of ``sources``: a text
-    with laughter marks loses them, any other text gains a board prefix or suffix (laughter,
-    address, fillers, anchors: :func:`board_style`). Same labels, same weight, the original's
-    CV group, marked ``augmented``.
+    """A board-style counterfactual of every ``slur`` / ``delete`` row of ``sources``: laughter
+    toggled (a text with ``ｗ``/``草``/``（笑）`` loses it, any other text gains a laughter ending),
+    and half of them also get another board mark (address, fillers, anchors), from
+    :func:`board_style`. Same labels, same weight, the original's CV group, marked ``augmented``.
 
-    With each row and its copy, the marks appear as often among positives as among negatives,
-    so they carry no evidence: the team's authored abuse had ``ｗ`` in 51 of 286 deletable posts
-    and 7 of 693 others, and a model that learned it held ordinary laughing posts. The copies
-    train; calibration and thresholds use only the original real rows.
+    With each row and its copy, exactly one of the two laughs, among positives and negatives
+    alike, so laughter carries no evidence: the team's authored abuse had ``ｗ`` in 51 of 286
+    deletable posts and 7 of 693 others, and a model that learned it held ordinary laughing
+    posts. The copies train; calibration and thresholds use only the original real rows.
 
     Examples
     --------
     >>> f = pd.DataFrame({"id": ["a", "b"], "text": ["死ねｗｗ", "おはよう"], "context": "", "slur": [1.0, 0.0],
     ...                   "off_topic": math.nan, "delete": [1.0, 0.0], "source": "ja", "group": None})
     >>> out = style_augmented(f)
-    >>> out["text"].iloc[0], out["slur"].tolist(), bool(out["augmented"].all())
-    ('死ね', [1.0, 0.0], True)
+    >>> out["slur"].tolist(), bool(out["augmented"].all())
+    ([1.0, 0.0], True)
+    >>> [bool(LAUGHTER.search(t)) for t in out["text"]]
+    [False, True]
     """
-    prefixes, suffixes = board_style()
+    laughter, prefixes, suffixes = board_style(kinds=("laughter", "prefix", "suffix"))
     rng = np.random.default_rng(seed)
     rows = frame[frame["source"].isin(sources) & (frame["slur"].notna() | frame["delete"].notna())].copy()
-    marks = rng.integers(len(prefixes) + len(suffixes), size=len(rows))
     texts = []
-    for text, mark in zip(rows["text"], marks):
+    for text in rows["text"]:
         plain = LAUGHTER.sub("", text).strip()
-        if plain and plain != text.strip():
-            texts.append(plain)
-        elif mark < len(prefixes):
-            texts.append(prefixes[mark] + text)
-        else:
-            texts.append(text + suffixes[mark - len(prefixes)])
+        styled = plain if plain and plain != text.strip() else text + laughter[rng.integers(len(laughter))]
+        mark = int(rng.integers(2 * (len(prefixes) + len(suffixes))))  # half of the rows: no other mark
+        if mark < len(prefixes):
+            styled = prefixes[mark] + styled
+        elif mark < len(prefixes) + len(suffixes):
+            styled = (
+                LAUGHTER.sub("", styled).rstrip()
+                + suffixes[mark - len(prefixes)]
+                + ("" if plain and plain != text.strip() else laughter[rng.integers(len(laughter))])
+            )
+        texts.append(styled)
     rows["text"] = texts
     rows["group"] = ["styled-" + str(i) for i in rows["id"]]
     rows["id"] = rows["id"].astype(str) + "~styled"
@@ -237,9 +256,9 @@ def bare_marks() -> pd.DataFrame:
     """Each board mark of :func:`board_style` as a post by itself (``ｗｗｗ``, ``草``, ``お前ら``)
     and its content-free posts (``age``, ``1乙``), neither ``slur`` nor ``delete``: a post of
     nothing but laughter is a reply, and without these rows a text made only of n-grams the
-    abuse shared got their whole weight."""
-    prefixes, suffixes, posts = board_style(kinds=("prefix", "suffix", "post"))
-    marks = sorted({m.strip(" 、,") for m in (*prefixes, *suffixes, *posts)} - {""})
+    abuse shared got their whole weight (one short text is all those n-grams: the l2-normalised
+    rows give them full value, so these rows weigh 2, :data:`SOURCE_WEIGHTS`)."""
+    marks = sorted({m.strip(" 、,") for kind in board_style(kinds=KINDS) for m in kind} - {""})
     return pd.DataFrame(
         {
             "id": [f"mark-{i}" for i in range(len(marks))],
@@ -248,7 +267,7 @@ def bare_marks() -> pd.DataFrame:
             "slur": 0.0,
             "off_topic": math.nan,
             "delete": 0.0,
-            "source": "written",
+            "source": "marks",
             "group": [f"mark-{i}" for i in range(len(marks))],
             "augmented": True,
         }

@@ -204,8 +204,18 @@ def test_the_recipe_keeps_held_out_data_out_and_weighs_sources():
     from moderation.recipe import balanced_weights, build_training_frame
 
     frame, summary = build_training_frame(ko=200, threads=False)
-    assert set(frame["source"]) == {"authored", "seed", "ja", "ko", "written"}
-    ja_ids = set(frame.loc[frame["source"] == "ja", "id"])
+    assert set(frame["source"]) == {"authored", "seed", "ja", "ko", "written", "marks"}
+    styled = frame["augmented"].astype(bool)
+    # Every board-styled copy keeps its original's labels and CV group, and only Japanese rows get one.
+    originals = frame[~styled].set_index("id")
+    copies = frame[styled & frame["id"].str.endswith("~styled")]
+    assert len(copies) > 1000 and set(copies["source"]) <= {"authored", "seed", "ja", "written"}
+    base = originals.loc[copies["id"].str.removesuffix("~styled")]
+    assert (base["group"].to_numpy() == copies["group"].to_numpy()).all()
+    for label in ("slur", "delete"):
+        assert base[label].fillna(-1).tolist() == copies[label].fillna(-1).tolist()
+    assert (copies["text"].to_numpy() != base["text"].to_numpy()).all()
+    ja_ids = set(frame.loc[(frame["source"] == "ja") & ~styled, "id"])
     ja = datasets.load_ja()
     assert ja_ids == set(ja.loc[ja["split"] == "train", "id"])
     assert any("Apache" in f.get("dataset", "") for f in summary["files"])
