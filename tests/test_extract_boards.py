@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moderation.io import board_text, extract, extract_file, page, registry
-from moderation.io.readers import dat, fivech, futaba, json_export, matome, scrape
+from moderation.io.readers import dat, fivech, futaba, json_export, matome, scrape, textsave
 from moderation.io.readers.json_export import JsonFields
 
 BOARDS = FIXTURES / "boards"
@@ -159,6 +159,16 @@ def test_offsets_hold_past_line_65535_where_lxml_stops_counting():
         assert text[rec.span[0] :].startswith(f'<div class="post" id="{rec.no}">')
 
 
+def test_scraped_dumps_stay_scrape_and_text_saves_are_text():
+    # The text reader claims numbered header lines; the seed layout (no number on the header
+    # line) stays with the scrape reader.
+    for path in [*sorted((FIXTURES / "scrape").glob("*.txt")), *sorted(Path("seeds").glob("*.txt"))]:
+        assert registry.detect_format(path, path.read_text(encoding="utf-8")) == "scrape", path
+    assert textsave.parse_head("12 あぼーん").deleted and textsave.parse_head("12 削除されてて草") is None
+    assert textsave.parse_head("3月 2023/05/01(月) 10:00 に行く") is None
+    assert textsave.parse_head("5 この日 2023/05/01(月) 10:00 から工事") is None
+
+
 def test_the_1001_line_of_a_dat_is_a_notice_not_a_post():
     recs = list(extract_file(BOARDS / "5ch_mixed_eol.dat"))
     assert recs[-1].kind == "meta" and "Over 1000 Thread" in recs[-1].text
@@ -256,7 +266,7 @@ _RUN_CHARS = [" ", "\t", "\u3000", ">", "＞", ":", "：", "0", "9", "/", "<", "
 
 PATTERNS = [
     (name, obj)
-    for module in (board_text, page, scrape, dat, fivech, matome, futaba, json_export)
+    for module in (board_text, page, scrape, dat, fivech, matome, futaba, json_export, textsave)
     for name, obj in vars(module).items()
     if isinstance(obj, re.Pattern)
 ]

@@ -28,8 +28,8 @@ A reader is a :class:`Reader`, with:
     decoded file, BOM and leading blanks removed. Must be quick and must not raise.
 ``priority``
     Sniffers run lowest first. Those below :data:`AFTER_EXTENSION` run before the file's
-    extension is looked at (mhtml 3, the built-in board-page sniffers 4–8, html, dat, jsonl and
-    json 10, 20, 30 and 35), the
+    extension is looked at (mhtml 3, the built-in board-page sniffers 4–8, html, dat, jsonl,
+    json and text 10, 20, 30, 35 and 40), the
     others only for files whose extension names no format (csv's header test).
 ``read_lines(lines, *, thread, source, warn)``, optional
     The same reader over an iterable of lines (line ends kept), for a format that can be
@@ -55,7 +55,7 @@ Examples
 --------
 >>> INPUT_FORMATS  # doctest: +NORMALIZE_WHITESPACE
 ('auto', 'scrape', 'dat', 'html', 'jsonl', 'csv', 'parquet', '5ch', 'open2ch', 'shitaraba', 'futaba', 'matome',
- 'json', 'mhtml')
+ 'json', 'mhtml', 'text')
 >>> detect_format("thread.txt", "名無し<>sage<>2025/08/01 12:00:00<>本文<>スレ")
 'dat'
 >>> get_reader("csv").extensions
@@ -84,6 +84,7 @@ from .readers import (
     scrape,
     shitaraba,
     tabular,
+    textsave,
 )
 
 #: The entry-point group third-party readers are registered under.
@@ -183,6 +184,7 @@ _BUILTIN: tuple[Reader, ...] = (
     Reader(matome.NAME, matome.read, sniff=matome.sniff, priority=7),
     Reader(json_export.NAME, json_export.read, extensions=(".json",), sniff=json_export.sniff, priority=35),
     Reader(mhtml.NAME, mhtml.read, extensions=(".mht", ".mhtml"), sniff=mhtml.sniff, priority=3),
+    Reader(textsave.NAME, textsave.read, sniff=textsave.sniff, priority=40),
 )
 
 #: ``auto`` and the built-in formats. With readers of other packages installed,
