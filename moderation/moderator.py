@@ -307,6 +307,7 @@ def score_records(
 
     global _WORKER_MODERATOR
     _WORKER_MODERATOR = moderator
+    moderator.model.scorer()  # laid out once here: the forked workers share its pages
     pending: collections.deque = collections.deque()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         try:
