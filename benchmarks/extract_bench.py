@@ -104,6 +104,17 @@ def _repeat_file(source: Path, target_mb: float) -> tuple[Path, float]:
                 out.append(ln)
             k += 1
         grown = "".join(out)
+    elif source.suffix == ".txt":  # a page saved as text: the posts repeated, their numbers raised
+        from moderation.io.readers.textsave import parse_head
+
+        lines = text.splitlines(keepends=True)
+        out, k = [lines[0]], 0
+        while sum(map(len, out)) < target_mb * 1e6 / 2:
+            for ln in lines[1:]:
+                head = parse_head(ln.rstrip("\r\n"))
+                out.append(ln.replace(str(head.no), str(head.no + 10 * k), 1) if head else ln)
+            k += 1
+        grown = "".join(out)
     else:
         first, last = text.find("<body"), text.rfind("</body>")
         middle = text[first : last if last > 0 else len(text)]
@@ -186,6 +197,8 @@ def formats(repeat: int, target_mb: float = 4.0) -> None:
         boards / "futaba_2014.htm",
         boards / "matome_honobono.html",
         boards / "matome_res_div.html",
+        boards / "5ch_saved_text.txt",
+        boards / "matome_copied.txt",
     ]
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores shared with other agents)")
     print(

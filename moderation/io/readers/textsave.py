@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ _DELETED_HEAD = ("あぼーん", "うふ～ん", "うふ〜ん", "＜削除＞",
 _FOOTER = ("掲示板に戻る", "新着レスの表示", "read.cgi ver", "全部 前100 次100", "Over 1000 Thread", "■ このスレッドは")
 _MENU = (*_FOOTER, "全部", "最新50", "前100", "次100", "このスレッドは")  # not a title
 _MAX_HEAD = 300
+# The start of a line that may be a header: blanks anchored at the line start, then a number.
+_CANDIDATE = re.compile(r"^[ \t\u3000]*\d{1,5}(?=[ \t\u3000:：]|名前)", re.M)
 _SEPARATORS = re.compile(r"[ \t\u3000:：]+")
 
 
@@ -120,9 +123,14 @@ def sniff(sample: str) -> bool:
 def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> Iterable[Comment]:
     """The reader's entry in :mod:`moderation.io.registry`."""
     spans = line_spans(text)
+    starts = [a for a, _ in spans]
     heads: list[tuple[int, Head]] = []
     last = 0
-    for k, (a, b) in enumerate(spans):
+    for m in _CANDIDATE.finditer(text):  # only lines that start with a number are looked at
+        k = bisect.bisect_right(starts, m.start()) - 1
+        if heads and heads[-1][0] == k:
+            continue
+        a, b = spans[k]
         head = parse_head(text[a:b].rstrip("\r\n"))
         if head is not None and head.no > last:
             heads.append((k, head))
