@@ -4,6 +4,7 @@ and the per-character contributions that explanations are made of."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,12 @@ def compact_space(texts: list[str], ngram_range: tuple[int, int], n_features: in
 
 def hashed_ngrams_one(text: str, ngram_range: tuple[int, int], n_features: int):
     """:func:`hashed_ngrams` of one text, as (start, n, bucket) arrays: the same buckets in the
-    same order, without the batch's document bookkeeping (a third of the numpy calls).
+    same order, without the batch's document bookkeeping.
+
+    The n-grams of a text are hashed once, for n = 1 to 4 (:func:`ngram_hashes`, remembered for a
+    few dozen texts): the n-gram, relevance and thread views of one comment, which all read its
+    normalised text, and a thread's context, which comes back with every post, share them; each
+    view takes its range of n and its modulo. The arrays are read-only.
 
     Examples
     --------
@@ -158,11 +164,24 @@ def hashed_ngrams_one(text: str, ngram_range: tuple[int, int], n_features: int):
     >>> bool((s == s1).all() and (n == n1).all() and (b == b1).all())
     True
     """
-    codes = np.frombuffer(text.replace("\x00", " ").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    starts, ns, buckets = [], [], []
     lo, hi = ngram_range
+    starts, ns, hashes = ngram_hashes(text, max(hi, 4))
+    length = len(text)
+    cut = sum(max(0, length - n + 1) for n in range(1, lo))
+    end = cut + sum(max(0, length - n + 1) for n in range(lo, hi + 1))
+    buckets = (hashes[cut:end] % np.uint64(n_features)).astype(np.int64)
+    buckets.flags.writeable = False
+    return starts[cut:end], ns[cut:end], buckets
+
+
+@lru_cache(maxsize=32)
+def ngram_hashes(text: str, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, n, 64-bit hash) of every character n-gram of ``text`` for n = 1 to ``hi``, in
+    :func:`hashed_ngrams`' order (by n, then by start); a bucket is the hash modulo the space."""
+    codes = np.frombuffer(text.replace("\x00", " ").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    starts, ns, hashes = [], [], []
     with np.errstate(over="ignore"):
-        for n in range(lo, hi + 1):
+        for n in range(1, hi + 1):
             m = len(codes) - n + 1
             if m <= 0:
                 continue
@@ -174,13 +193,14 @@ def hashed_ngrams_one(text: str, ngram_range: tuple[int, int], n_features: int):
             h ^= h >> np.uint64(32)
             starts.append(np.arange(m, dtype=np.int64))
             ns.append(np.full(m, n, dtype=np.int64))
-            buckets.append((h % np.uint64(n_features)).astype(np.int64))
-    if not buckets:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    if len(buckets) == 1:
-        return starts[0], ns[0], buckets[0]
-    return np.concatenate(starts), np.concatenate(ns), np.concatenate(buckets)
+            hashes.append(h)
+    out = tuple(
+        np.concatenate(a) if a else np.zeros(0, dtype=dt)
+        for a, dt in ((starts, np.int64), (ns, np.int64), (hashes, np.uint64))
+    )
+    for a in out:
+        a.flags.writeable = False
+    return out  # type: ignore[return-value]
 
 
 def tfidf_row(keys: np.ndarray, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

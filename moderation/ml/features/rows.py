@@ -30,12 +30,13 @@ import hashlib
 import inspect
 import weakref
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
 from ..text import normalize_text
 from . import relevance, thread
-from .base import Comments, hashed_ngrams
+from .base import Comments, hashed_ngrams_one
 from .groups import GroupHostilityFeatures
 from .lexicon import LexiconFeatures
 from .relevance import RelevanceFeatures
@@ -78,13 +79,23 @@ def source_digest(module) -> str:
     return hashlib.sha256(inspect.getsource(module).encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=256)
+def _buckets(text: str, ngram_range: tuple[int, int], n_features: int) -> np.ndarray:
+    """The distinct buckets of a text's normalised n-grams (remembered: a thread's title and
+    posts come back with every comment of the thread)."""
+    out = np.unique(hashed_ngrams_one(normalize_text(text), ngram_range, n_features)[2])
+    out.flags.writeable = False
+    return out
+
+
 def _binary(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> tuple[np.ndarray, np.ndarray]:
     """The sorted buckets the normalised ``texts`` use, and a dense 0/1 float32 row per text
-    over them: every text hashed in one call."""
-    d, _s, _n, b = hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)
-    space, col = np.unique(b, return_inverse=True)
+    over them."""
+    per_text = [_buckets(t, ngram_range, n_features) for t in texts]
+    space = np.unique(np.concatenate(per_text))
     V = np.zeros((len(texts), len(space)), dtype=np.float32)
-    V[d, col] = 1.0
+    for i, b in enumerate(per_text):
+        V[i, np.searchsorted(space, b)] = 1.0
     return space, V
 
 
