@@ -305,3 +305,72 @@ def test_queue_errors_are_one_line(tmp_path):
     empty.write_text(json.dumps({"id": "a", "thread": "t", "kind": "article", "text": "記事"}) + "\n", encoding="utf-8")
     res = CliRunner().invoke(cli, ["labels", "queue", str(empty), "--out", str(tmp_path / "q.csv")])
     assert res.exit_code == 1 and "no comments to label" in res.stderr and not (tmp_path / "q.csv").exists()
+
+
+def test_an_import_beside_a_moderator_labeling_the_same_file_keeps_every_event_whole(tmp_path):
+    """Import appends as the labeling tool does (one locked, fsynced write): run while a moderator
+    saves as fast as keys go, every line stays one whole event and nobody's label is lost."""
+    import os
+    import subprocess
+    import sys
+
+    import pexpect
+    from conftest import ROOT
+
+    from moderation.apps.labeling.terminal import FRAME_END
+
+    texts = {f"q{n}": f"キューの書き込み{n}" for n in range(40)}
+    comments = write_comments(tmp_path / "many.jsonl", texts)
+    queue = tmp_path / "queue.csv"
+    assert invoke("labels", "queue", str(comments), "--out", str(queue)).exit_code == 0
+    rows = read_csv(queue)
+    for row in rows:
+        row["off_topic"] = "1"
+    filled = write_csv(tmp_path / "filled.csv", rows)
+    labels = tmp_path / "team.jsonl"
+    exe = str(Path(sys.executable).with_name("moderation"))
+    dry = invoke("labels", "import", str(filled), "--labels", str(labels), "--annotator", "x", "--dry-run")
+    assert "would import 40 labels" in dry.stderr and not labels.exists()
+    tool = pexpect.spawn(
+        exe,
+        ["label", str(comments), "--labels", str(labels), "--annotator", "term"],
+        cwd=str(ROOT),
+        dimensions=(40, 160),
+        encoding="utf-8",
+        timeout=60,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    tool.delaybeforesend = None
+    tool.expect_exact(FRAME_END)
+    tool.send("sd\r" * len(texts))  # the moderator saves as fast as keys go …
+    imports = [  # … while three spreadsheets are imported into the same file
+        subprocess.Popen(
+            [exe, "labels", "import", str(filled), "--labels", str(labels), "--annotator", f"sheet{k}"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(3)
+    ]
+    for proc in imports:
+        assert proc.wait(120) == 0, proc.stderr.read() if proc.stderr else ""
+    tool.expect(f"All {len(texts)} comments are labeled by", timeout=120)
+    tool.send("q")
+    tool.expect(pexpect.EOF)
+    tool.close()
+    raw = labels.read_bytes()
+    assert raw.endswith(b"\n")
+    events = [json.loads(line) for line in raw.decode("utf-8").splitlines()]  # every line whole
+    by = {}
+    for e in events:
+        by.setdefault(e["annotator"], []).append(e)
+    assert sorted(by) == ["sheet0", "sheet1", "sheet2", "term"]
+    assert all(len({e["id"] for e in by[a]}) == len(by[a]) == len(texts) for a in by)
+    assert all(e["labels"] == {"slur": 0, "off_topic": 1, "delete": 0} for a in by if a != "term" for e in by[a])
+    assert all(e["labels"] == {"slur": 1, "off_topic": 0, "delete": 1} for e in by["term"])
+    # The same event as the tool writes (plus where it was imported from), same text and context.
+    tool_event, imported = by["term"][0], next(e for e in by["sheet0"] if e["id"] == by["term"][0]["id"])
+    assert set(imported) - set(tool_event) == {"imported"} and set(tool_event) - set(imported) <= {"source"}
+    for key in ("text", "thread", "thread_title"):
+        assert imported[key] == tool_event[key]
