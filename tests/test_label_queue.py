@@ -269,10 +269,10 @@ def label_studio_export(rows: list[dict]) -> list[dict]:
 
 def test_a_label_studio_export_is_read_as_it_is(tmp_path):
     texts = {"c1": "在韓米軍の話だ", "c2": "下朝鮮は黙ってろ", "c3": "ラーメン食べたい", "c4": "それな"}
-    queue = tmp_path / "queue.jsonl"
+    queue = tmp_path / "tasks.json"  # what a Label Studio project imports
     comments = write_comments(tmp_path / "few.jsonl", texts)
     assert invoke("labels", "queue", str(comments), "--out", str(queue)).exit_code == 0
-    rows = [json.loads(line) for line in queue.read_text(encoding="utf-8").splitlines()]
+    rows = [task["data"] for task in json.loads(queue.read_text(encoding="utf-8"))]
     export = tmp_path / "project-3-at-2026-11-27.json"
     export.write_text(json.dumps(label_studio_export(rows), ensure_ascii=False, indent=1), encoding="utf-8")
     labels = tmp_path / "team.jsonl"

@@ -317,9 +317,10 @@ def adjudicate_cmd(files, out, annotator, again, web, port):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("csv", "jsonl")),
+    type=click.Choice(("csv", "jsonl", "json")),
     default=None,
-    help="csv for a spreadsheet or Label Studio (default for .csv), jsonl exact (default otherwise).",
+    help="csv for a spreadsheet (default for .csv), json a list of Label Studio tasks (default for .json), "
+    "jsonl exact (default otherwise).",
 )
 @click.option(
     "--labels",
@@ -345,7 +346,8 @@ def queue_cmd(inputs, out, order, model_dir, limit, seed, fmt, labels_files, inp
     off_topic, delete and note columns to fill in, and a check with which `labels import`
     proves the id and text came back unchanged. The CSV is made for spreadsheets: a UTF-8
     byte order mark, control and bidi characters as visible escapes (kept exact in the exact
-    column) and formula-like cells prefixed with '. JSON Lines is exact.
+    column) and formula-like cells prefixed with '. JSON (a list of Label Studio tasks, one per
+    comment, to import into a Label Studio project) and JSON Lines are exact.
 
     Example:
 
@@ -359,7 +361,9 @@ def queue_cmd(inputs, out, order, model_dir, limit, seed, fmt, labels_files, inp
     from ..labeling.queue import queue_rows, write_queue
     from .common import output_stream
 
-    fmt = fmt or ("csv" if out.lower().endswith((".csv", ".tsv")) else "jsonl")
+    fmt = fmt or (
+        "csv" if out.lower().endswith((".csv", ".tsv")) else "json" if out.lower().endswith(".json") else "jsonl"
+    )
     for p in inputs:
         if not Path(p).exists():
             raise click.ClickException(f"{p}: no such file or directory")

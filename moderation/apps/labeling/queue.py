@@ -65,7 +65,7 @@ QUEUE_COLUMNS: tuple[str, ...] = (
     "exact",
 )
 #: The formats :func:`write_queue` writes.
-QUEUE_FORMATS: tuple[str, ...] = ("csv", "jsonl")
+QUEUE_FORMATS: tuple[str, ...] = ("csv", "jsonl", "json")
 
 
 def _replies(item: Item) -> str:
@@ -182,7 +182,8 @@ def spreadsheet_row(row: dict) -> dict:
 def write_queue(rows: Iterable[dict], fh: IO[str], fmt: str = "csv") -> int:
     """Write queue rows: ``jsonl`` exact, ``csv`` for a spreadsheet (:func:`spreadsheet_row`,
     formula-like cells prefixed with ``'``; open the file with ``newline=""`` and, for Excel,
-    ``encoding="utf-8-sig"``).
+    ``encoding="utf-8-sig"``), ``json`` a list of Label Studio tasks (``{"data": row}``, exact:
+    Label Studio shows text as text, and its export brings ``data`` back as it was).
 
     Returns
     -------
@@ -198,4 +199,9 @@ def write_queue(rows: Iterable[dict], fh: IO[str], fmt: str = "csv") -> int:
         return write_jsonl(({k: v for k, v in row.items() if k != "exact"} for row in rows), fh)
     if fmt == "csv":
         return write_csv((spreadsheet_row(row) for row in rows), fh, columns=list(QUEUE_COLUMNS), for_spreadsheet=True)
+    if fmt == "json":
+        tasks = [{"data": {k: v for k, v in row.items() if k != "exact"}} for row in rows]
+        json.dump(tasks, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+        return len(tasks)
     raise ValueError(f"unknown format {fmt!r}")
