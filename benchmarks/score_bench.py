@@ -6,7 +6,8 @@ trained on the same labels) measured in the same run.
 
 The comments are built from labels/authored.jsonl (random pairs joined), written as a CSV
 with text and thread_title columns, and scored by the real console script in a subprocess
-(with its default --jobs: one worker per core, at most 2). Peak memory is the kernel's
+(with its default --jobs: one worker per core, at most 2; then with --jobs 1, after the
+reference, so a change in the machine's load shows as the two ratios drifting). Peak memory is the kernel's
 ru_maxrss: the largest single process, which for ours is the parent (its workers share the
 model's pages). Summed over the parent and its workers (proportional set size, sampled from
 /proc), 1,000,000 comments peaked at 463 MB with 2 jobs, 270 MB with --jobs 1.
@@ -84,6 +85,9 @@ def main() -> None:
             [sys.executable, "-c", REFERENCE, str(train), str(data), str(tmp / "ref.csv")]
         )
         ref_total, ref_predict = map(float, ref_out.split())
+        one, one_mem, _ = measured(
+            [exe, "score", str(data), "--format", "csv", "--jobs", "1", "--out", str(tmp / "one.csv")]
+        )
     print(f"{args.n:,} comments ({mb:.1f} MB CSV), model {args.model}")
     print(
         f"moderation score (read, thread context, features, 3 calibrated labels, actions, CSV out; "
@@ -95,7 +99,11 @@ def main() -> None:
         f"{ref_total:.1f} s = {args.n / ref_total:,.0f} comments/s (predict alone {args.n / ref_predict:,.0f}/s); "
         f"peak RSS {ref_mem:.0f} MB (includes its training)"
     )
-    print(f"speed ratio, ours / reference (read+predict+write): {ref_total / ours:.2f}x")
+    print(f"moderation score --jobs 1: {one:.1f} s = {args.n / one:,.0f} comments/s, peak RSS {one_mem:.0f} MB")
+    print(
+        f"speed ratio, ours / reference (read+predict+write): {ref_total / ours:.2f}x with the default jobs "
+        f"(bar >= 2), {ref_total / one:.2f}x with --jobs 1 (bar >= 1); the reference ran between the two"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,10 +53,13 @@ def main() -> None:
         frame.to_csv(data, index=False)
         exe = Path(sys.executable).with_name("moderation")
         t0 = time.perf_counter()
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         res = subprocess.run(
             [str(exe), "train", str(data), "--out", str(Path(tmp) / "model")], capture_output=True, text=True
         )
         ours = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ours_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         if res.returncode:
             sys.exit(res.stderr)
         print(res.stdout)
@@ -65,16 +69,28 @@ def main() -> None:
     from sklearn.pipeline import make_pipeline
 
     t0 = time.perf_counter()
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
     for label in LABELS:
         make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LogisticRegression(max_iter=1000)).fit(
             frame["text"], frame[label]
         )
     reference = time.perf_counter() - t0
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    ref_cpu = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
     cores = len(os.sched_getaffinity(0))
-    print(f"{args.n:,} comments, {cores} core(s) available")
-    print(f"moderation train (3 labels, C grid x 4-fold CV, calibration, thresholds, model written): {ours:.1f} s")
-    print(f"reference: TfidfVectorizer char 1-3 + LogisticRegression, one fit per label, no CV: {reference:.1f} s")
-    print(f"goal: under 120 s on one core -> {'met' if ours < 120 else 'NOT met'}")
+    print(f"{args.n:,} comments, {cores} core(s) available, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"moderation train (3 labels, C grid x 4-fold CV, calibration, thresholds, model written): "
+        f"{ours:.1f} s wall, {ours_cpu:.1f} s CPU"
+    )
+    print(
+        f"reference: TfidfVectorizer char 1-3 + LogisticRegression, one fit per label, no CV: "
+        f"{reference:.1f} s wall, {ref_cpu:.1f} s CPU"
+    )
+    print(
+        f"goal: under 60 s on one core -> {'met' if ours < 60 else 'NOT met'} by the wall clock, "
+        f"{'met' if ours_cpu < 60 else 'NOT met'} in CPU time (on a shared machine the wall clock counts others' work)"
+    )
 
 
 if __name__ == "__main__":
