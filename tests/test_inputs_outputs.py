@@ -279,7 +279,16 @@ BAD_INPUTS = {
     "binary.dat": bytes(range(256)) * 40,
     "utf32.txt": "本文".encode("utf-32"),
     "nul-tail.jsonl": EVENT.encode() + b"\x00" * 4096,
+    "random.jsonl": __import__("random").Random(13).randbytes(20_000),
 }
+
+
+def test_random_bytes_are_not_taken_for_a_label_file(capsys, tmp_path):
+    path = tmp_path / "random.jsonl"
+    path.write_bytes(BAD_INPUTS["random.jsonl"])
+    for args in (["labels", "stats", path], ["labels", "adjudicate", path, "--web", "--port", "0"]):
+        code, _out, err = cli(capsys, *args)
+        assert code == 1 and "looks like a binary file, not a label file" in one_line_error(err)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))

@@ -276,6 +276,11 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
         except OSError as exc:
             raise LabelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    # Bytes that are mostly not text (an image, an archive, random data): not a label file. A
+    # label file with a few bad lines (a torn tail, one bad byte) is far below this share.
+    garbage = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in text)
+    if len(text) >= 64 and garbage * 10 > len(text):
+        raise LabelFileError(f"{path}: looks like a binary file, not a label file; {_EXPECTED}")
     # Lines with NUL bytes (a crash's zero-filled tail) are skipped by the reader, not the file.
     lines = [line.strip() for line in text.split("\n") if line.strip() and "\x00" not in line]
     if not lines:
