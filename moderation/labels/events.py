@@ -278,8 +278,10 @@ def check_label_file(path: str | os.PathLike, *, must_exist: bool = False) -> No
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     # Bytes that are mostly not text (an image, an archive, random data): not a label file. A
     # label file with a few bad lines (a torn tail, one bad byte) is far below this share.
-    garbage = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in text)
-    if len(text) >= 64 and garbage * 10 > len(text):
+    # NUL-filled lines (a crash's tail) are left to the reader, which skips them.
+    sample = "\n".join(line for line in text.split("\n") if "\x00" not in line)
+    garbage = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in sample)
+    if len(sample) >= 64 and garbage * 10 > len(sample):
         raise LabelFileError(f"{path}: looks like a binary file, not a label file; {_EXPECTED}")
     # Lines with NUL bytes (a crash's zero-filled tail) are skipped by the reader, not the file.
     lines = [line.strip() for line in text.split("\n") if line.strip() and "\x00" not in line]
