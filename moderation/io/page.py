@@ -535,7 +535,7 @@ def records(
                 deleted=deleted,
                 author=None if deleted else (post.author or None),
                 posted_at=None if deleted else _head_time(date_text),
-                urls=URL_RE.findall(body) + post.extra_urls,
+                urls=(URL_RE.findall(body) if "tp" in body else []) + post.extra_urls,
                 span=post.span,
                 source=source,
             )

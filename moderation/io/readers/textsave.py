@@ -181,7 +181,7 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
                 deleted=deleted,
                 author=None if deleted else head.name,
                 posted_at=None if deleted or head.date is None else iso_time(head.date),
-                urls=URL_RE.findall(body),
+                urls=URL_RE.findall(body) if "tp" in body else [],
                 span=span,
             )
         )
