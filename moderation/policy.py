@@ -91,9 +91,10 @@ class Terms(BaseModel):
     @classmethod
     def _matchable(cls, terms: list[str]) -> list[str]:
         for term in terms:
-            if not term_key(term)[1].replace(WILDCARD, "").strip() or not fold_text(term, kana=False).replace(
-                WILDCARD, ""
-            ):
+            is_word, key = term_key(term)  # the key the automata will use (cached for them)
+            # A word term must also hold more than separators (as the lexicon's fold sees them).
+            folded = fold_text(term, kana=False) if is_word else key
+            if not key.replace(WILDCARD, "").strip() or not folded.replace(WILDCARD, ""):
                 raise ValueError(f"term {term!r} is empty once normalised (only blanks, separators or masks)")
         return terms
 

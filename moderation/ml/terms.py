@@ -38,6 +38,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 
@@ -128,6 +129,7 @@ def _automaton(keys: dict[str, tuple[int, str]]) -> ahocorasick.Automaton | None
     return automaton
 
 
+@lru_cache(maxsize=1 << 18)  # the policy file's check and the automata ask for the same terms
 def term_key(term: str) -> tuple[bool, str]:
     """``(is a word term, its key)``: the text the term is looked for as, in the word view or
     the folded view.
