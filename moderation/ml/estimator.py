@@ -91,6 +91,7 @@ class Scorer:
             self.blocks.append((name, trans, pos, width))
             self.rows.append(_one_comment(trans))
             pos += width
+        self.width = pos
         lms = [model.labels_[label] for label in self.labels]
         self.W = np.column_stack([lm.classifier.coef_[0] for lm in lms]) if lms else np.zeros((pos, 0))
         if self.W.shape[0] != pos:
@@ -117,18 +118,16 @@ class Scorer:
         """Decision values, shape ``(n_comments, n_labels)``."""
         n = len(comments)
         if n == 1:
+            # Each view's row, laid side by side as the batch's hstack lays them, and the same
+            # sparse product: one comment scores bit for bit as it does in a batch.
+            from .features.rows import one_row
+
             text, context = comments.texts[0], comments.contexts[0]
-            z = self.intercept.copy()
-            for (_name, trans, offset, _width), row in zip(self.blocks, self.rows):
-                if row is not None:
-                    indices, values = row(text, context)
-                else:
-                    x = trans.transform(comments)
-                    x = x.tocsr() if sp.issparse(x) else sp.csr_matrix(x)
-                    indices, values = x.indices, x.data
-                if len(indices):
-                    z += values.astype(np.float64) @ self.W[offset + indices]
-            return z[None, :]
+            parts = [one_row(trans, text, context) for _name, trans, _o, _w in self.blocks]
+            indices = np.concatenate([idx + offset for (idx, _v), (_n, _t, offset, _w) in zip(parts, self.blocks)])
+            values = np.concatenate([val for _idx, val in parts]).astype(np.float32, copy=False)
+            row = sp.csr_matrix((values, indices, np.array([0, len(indices)])), shape=(1, self.width))
+            return np.asarray(row @ self.W) + self.intercept
         M = sp.hstack([trans.transform(comments) for _name, trans, _o, _w in self.blocks], format="csr")
         return np.asarray(M @ self.W) + self.intercept
 
@@ -139,13 +138,9 @@ class Scorer:
 
 
 def _one_comment(trans) -> Callable[[str, str], tuple[np.ndarray, np.ndarray]] | None:
-    """A view's one-comment function: its own ``row`` (n-grams, subwords), a checked mirror of
-    a batch-shaped view (:func:`moderation.ml.features.rows.row_function`), or None."""
+    """A view's fast one-comment function (:func:`moderation.ml.features.rows.row_function`), or None."""
     from .features.rows import row_function
 
-    own = getattr(trans, "row", None)
-    if own is not None:
-        return lambda text, _context: own(text)
     return row_function(trans)
 
 
