@@ -32,7 +32,7 @@ its writers' style, predicts a label by itself). After the cross-validated fit, 
 ``delete`` get their Platt scaling refitted on the out-of-fold scores of the real Japanese rows
 (``ja`` train split and ``seed``), and thresholds set there by the false-positive rate on real
 negatives (:func:`fpr_thresholds`): ``reject`` flags at most 1 % of them and never sits below
-0.85; ``hold`` at most 4 %, never below 0.3. Everything doubtful is ``hold``. ``off_topic`` never
+0.9; ``hold`` at most 4 %, never below 0.3. Everything doubtful is ``hold``. ``off_topic`` never
 rejects (:data:`~moderation.core.NEVER`); its ``hold`` flags at most 5 % of the real on-topic
 posts of the self-supervised threads, out of fold.
 """
@@ -152,7 +152,9 @@ def build_training_frame(
     frame["augmented"] = False
     if styled:
         frame["group"] = ["styled-" + str(i) for i in frame["id"]]  # an original and its copy in one fold
-        styled_rows = pd.concat([style_augmented(frame, seed=seed), bare_marks()], ignore_index=True)
+        styled_rows = pd.concat(
+            [style_augmented(frame, seed=seed), quoted(frame, seed=seed), bare_marks()], ignore_index=True
+        )
         frame = pd.concat([frame, styled_rows], ignore_index=True)
         files.append({"dataset": "board-styled copies (moderation/data/board_style.tsv)", "rows": len(styled_rows)})
     if threads:
@@ -187,6 +189,8 @@ def build_training_frame(
 
 #: The kinds of ``data/board_style.tsv``.
 KINDS = ("laughter", "prefix", "suffix", "post")
+#: Frames that quote a post: to condemn it or to agree with it.
+FRAMES = ("condemn", "endorse")
 
 
 def board_style(path: Path | None = None, kinds: tuple[str, ...] = KINDS) -> tuple[list[str], ...]:
@@ -252,6 +256,44 @@ def style_augmented(frame: pd.DataFrame, *, sources=STYLED_SOURCES, seed: int = 
     return rows
 
 
+def quoted(frame: pd.DataFrame, *, sources=("authored", "written"), max_chars: int = 60, seed: int = 0) -> pd.DataFrame:
+    """The ``slur`` posts of ``sources`` (the team's own writing only: real rows are not
+    rewritten) quoted in a frame of :func:`board_style`: two in three condemned (``「…」とか書く奴は
+    通報しろ``: neither ``slur`` nor ``delete``, as the GUIDELINES say), one in three endorsed
+    (``「…」って言って何が悪い``: labels kept), marked ``augmented``, in the original's CV group.
+
+    Without them every post that quotes a slur to condemn it scored like the slur itself; the
+    endorsed copies keep the quotation marks themselves from becoming an excuse.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"id": ["a"], "text": ["死ね"], "context": "", "slur": [1.0], "off_topic": math.nan,
+    ...                   "delete": [1.0], "source": "written", "group": None})
+    >>> q = quoted(f)
+    >>> len(q), "死ね" in q["text"].iloc[0], bool(q["augmented"].all())
+    (1, True, True)
+    """
+    condemn, endorse = board_style(kinds=FRAMES)
+    rng = np.random.default_rng(seed + 1)
+    rows = frame[frame["source"].isin(sources) & (frame["slur"] == 1) & (frame["text"].str.len() <= max_chars)].copy()
+    texts, slur, delete = [], [], []
+    for text, s, d in zip(rows["text"], rows["slur"], rows["delete"]):
+        body = text.replace("\n", " ").strip()
+        if rng.random() < 2 / 3:
+            texts.append(condemn[rng.integers(len(condemn))].replace("{}", body))
+            slur.append(0.0)
+            delete.append(0.0)
+        else:
+            texts.append(endorse[rng.integers(len(endorse))].replace("{}", body))
+            slur.append(s)
+            delete.append(d)
+    rows["text"], rows["slur"], rows["delete"] = texts, slur, delete
+    rows["group"] = ["styled-" + str(i) for i in rows["id"]]
+    rows["id"] = rows["id"].astype(str) + "~quoted"
+    rows["augmented"] = True
+    return rows
+
+
 def bare_marks() -> pd.DataFrame:
     """Each board mark of :func:`board_style` as a post by itself (``ｗｗｗ``, ``草``, ``お前ら``)
     and its content-free posts (``age``, ``1乙``), neither ``slur`` nor ``delete``: a post of
@@ -313,7 +355,7 @@ def fpr_thresholds(
     *,
     reject_fpr: float = 0.01,
     hold_fpr: float = 0.04,
-    reject_floor: float = 0.85,
+    reject_floor: float = 0.9,
     hold_floor: float = 0.3,
     reject_precision: float = 0.9,
 ) -> tuple[float, float]:
