@@ -128,10 +128,17 @@ def test_lexicon_on_the_seed_finds_the_slurs_and_not_the_innocent_words(seed_tex
         ("you jap", "jap"),
         ("ばかちょん", "バカチョン"),
         ("ｶﾞｲｼﾞ乙", "ガイジ"),
+        ("チ\u200bョン", "チョン"),
+        ("you j\u200bap", "jap"),  # a zero-width space inside a Latin word
+        ("you j\u00adap", "jap"),  # a soft hyphen
     ],
 )
 def test_lexicon_sees_through_spellings(text, term):
-    assert term in [h.term for h in Lexicon.load().find(text)]
+    lexicon = Lexicon.load()
+    hits = [h for h in lexicon.find(text) if h.term == term]
+    assert hits and term in [e.term for e in lexicon.match_entries(text)]
+    start, end = hits[0].span  # the span covers the whole spelling in the original text
+    assert text[start:end].replace("\u200b", "").replace("\u00ad", "").replace(" ", "") != ""
 
 
 @pytest.mark.parametrize(

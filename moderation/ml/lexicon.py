@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..core import LexiconError
-from .text import WILDCARD, fold, fold_text, normalize, normalize_text
+from .text import INVISIBLE, WILDCARD, View, fold, fold_text, normalize, normalize_text
 
 CATEGORIES = ("nationality_ethnicity", "race", "gender", "sexuality", "disability", "descent", "religion")
 ENTRY_KINDS = ("slur", "mockery", "context")  # what a lexicon entry is (not a record kind)
@@ -183,9 +183,10 @@ class Lexicon:
             return []
         norm = normalize(text)
         view = fold(norm, kana=False)
+        visible = _visible(norm)
         hits = [
-            self._hit(entry, text, (view if where == "folded" else norm).span(a, b))
-            for entry, where, a, b in self._matches(norm.text, view.text)
+            self._hit(entry, text, (view if where == "folded" else visible).span(a, b))
+            for entry, where, a, b in self._matches(visible.text, view.text)
         ]
         if self._exceptions_re is not None and hits:
             masked = [
@@ -206,11 +207,11 @@ class Lexicon:
         if self._exceptions_re is not None and self._exceptions_re.search(norm):
             return [self._by_term_kind[(h.term, h.kind)] for h in self.find(text)]
         folded = fold_text(norm, kana=False, normalized=True) if self._cjk_re is not None else ""
-        return [entry for entry, _where, _a, _b in self._matches(norm, folded)]
+        return [entry for entry, _where, _a, _b in self._matches(_INVISIBLE.sub("", norm), folded)]
 
     def _matches(self, norm: str, folded: str):
-        """(entry, view, start, end) for every hit on the normalised and folded texts,
-        before exception phrases are applied."""
+        """(entry, view, start, end) for every hit on the normalised (invisible characters
+        removed) and folded texts, before exception phrases are applied."""
         if self._cjk_re is not None and folded:
             pattern = self._cjk_masked_re if WILDCARD in folded else self._cjk_re
             assert pattern is not None  # both are compiled together
@@ -236,7 +237,8 @@ class Lexicon:
         """A fast screen on the views without offset maps: False means no hit for sure
         (up to normalisation corner cases), so most texts skip the slower exact pass."""
         norm = normalize_text(text)
-        if self._latin_re is not None and _LATIN_WORD.search(norm) and self._latin_re.search(norm):
+        visible = _INVISIBLE.sub("", norm)
+        if self._latin_re is not None and _LATIN_WORD.search(visible) and self._latin_re.search(visible):
             return True
         if self._cjk_re is None:
             return False
@@ -260,6 +262,25 @@ class Lexicon:
     @staticmethod
     def _hit(entry: Entry, text: str, span: tuple[int, int]) -> Hit:
         return Hit(entry.term, text[span[0] : span[1]], entry.category, entry.lang, entry.kind, entry.weight, span)
+
+
+_INVISIBLE = re.compile("[" + INVISIBLE + "]")
+
+
+def _visible(view: View) -> View:
+    """``view`` without Unicode format and combining characters (zero-width spaces, soft
+    hyphens, variation selectors), each kept character still mapped to the original: Latin
+    spellings are matched on it, so ``n\u200bigger`` is the word it shows.
+
+    Examples
+    --------
+    >>> _visible(normalize("a\u200bs\u00ads")).text
+    'ass'
+    """
+    if not _INVISIBLE.search(view.text):
+        return view
+    kept = [(ch, o) for ch, o in zip(view.text, view.origin) if not _INVISIBLE.match(ch)]
+    return View("".join(ch for ch, _ in kept), tuple(o for _, o in kept), view.source_length)
 
 
 def _kana_boundary(folded: str, start: int, end: int, length: int) -> bool:
