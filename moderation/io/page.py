@@ -190,6 +190,9 @@ class Page:
         self.root = root
         self._offsets: dict = {}  # element -> offset of its start tag, filled per tag name
         self._indexed: set[str] = set()
+        self._elements: dict[str, list] | None = None  # tag -> its elements in document order
+        self._all: list = []  # every element in document order (one walk, on first use)
+        self._starts: dict[str, list[int]] = {}  # tag -> offsets of its start tags in the source
         self._class_tags: dict[str, tuple[str, ...]] = {}
         self._closers: dict[str, re.Pattern] = {}
 
@@ -198,9 +201,8 @@ class Page:
         document order to the parsed elements (libxml2 keeps the source order); an element the
         parser implied (no start tag) or one whose line does not fit gets none. Linear."""
         self._indexed.add(tag)
-        pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
-        positions = [m.start() for m in pattern.finditer(self.blanked)]
-        elements = list(self.root.iter(tag))  # libxml2's HTML parser lower-cases names
+        positions = self._start_tags(tag)
+        elements = self.elements(tag)
         if len(positions) == len(elements):
             self._offsets.update(zip(elements, positions, strict=True))
             return
@@ -222,6 +224,45 @@ class Page:
             if i < n and lines[i] <= want:
                 self._offsets[el] = positions[i]
                 i += 1
+
+    def _start_tags(self, tag: str) -> list[int]:
+        """Offsets of the start tags named ``tag`` in the source (any case), remembered."""
+        found = self._starts.get(tag)
+        if found is None:
+            pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.I)
+            found = self._starts[tag] = [m.start() for m in pattern.finditer(self.blanked)]
+        return found
+
+    def elements(self, tag: str) -> list:
+        """The elements named ``tag`` (lower case) in document order.
+
+        A walk of the tree costs as much as reading a few hundred posts, and lxml's
+        iterators look one element ahead (even the first ``<title>`` costs a whole walk), so
+        the tree is walked once, the first time any element is asked for, and its elements are
+        kept by name for :meth:`find`, :meth:`offset` and :meth:`title`.
+
+        Examples
+        --------
+        >>> page = Page("<title>t</title><p>a</p><div><p>b</p></div>")
+        >>> [el.text for el in page.elements("p")], page.elements("h1")
+        (['a', 'b'], [])
+        """
+        if self._elements is None:
+            self._index_elements()
+        return self._elements.get(tag, [])  # type: ignore[union-attr]
+
+    def _index_elements(self) -> None:
+        from lxml import etree
+
+        self._all = list(self.root.iter(etree.Element))  # elements only: no comments, entities
+        by_tag: dict[str, list] = {}
+        for el in self._all:
+            found = by_tag.get(el.tag)
+            if found is None:
+                by_tag[el.tag] = [el]
+            else:
+                found.append(el)
+        self._elements = by_tag
 
     # ---------------------------------------------------------------- offsets
 
@@ -320,7 +361,17 @@ class Page:
                 tags = self._tags_with(cls)
                 if not tags:
                     return []
-        start = self.root if under is None else under
+        if under is None:  # from the elements found once per page (see elements())
+            if len(tags) == 1:
+                found = self.elements(tags[0])
+            else:
+                self.elements("")
+                names = set(tags)
+                found = [el for el in self._all if el.tag in names] if tags else self._all
+            if cls is None:
+                return list(found)
+            return [el for el in found if cls in (el.get("class") or "").split()]
+        start = under
         found = start.iter(*tags) if tags else start.iter()
         if cls is None:
             return [el for el in found if isinstance(el.tag, str)]
@@ -342,7 +393,8 @@ class Page:
     def title(self, paths: tuple[str, ...] = ("//h1", "//title")) -> tuple[str, tuple[int, int]] | None:
         """The thread title (``<h1>``, else ``<title>`` without the site's name) and its span."""
         for path in paths:
-            for el in self.xpath(path):
+            simple = path[2:] if path.startswith("//") and path[2:].isalnum() else None
+            for el in self.elements(simple) if simple else self.xpath(path):  # "//h1": no XPath walk
                 t = site_suffix_removed(self.flat_text(el))
                 if t and not t.endswith(_BOARD_ONLY):
                     return t, self.span(el)
