@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,13 +124,12 @@ def line_spans(text: str) -> list[tuple[int, int]]:
     >>> line_spans("a\r\nb\rc\u2028d\n")
     [(0, 3), (3, 5), (5, 9)]
     """
-    if "\r" not in text:
-        out, pos = [], 0
-        for line in text.split("\n"):
-            end = pos + len(line) + 1
-            out.append((pos, min(end, len(text))))
-            pos = end
-        if out and out[-1][0] >= len(text):
+    if "\r" not in text:  # line i starts after i line breaks and the lengths of the lines before it
+        lengths = itertools.accumulate(map(len, text.split("\n")), initial=0)
+        bounds = list(map(operator.add, lengths, itertools.count()))
+        bounds[-1] = len(text)  # the last line has no line break
+        out = list(itertools.pairwise(bounds))
+        if out[-1][0] >= len(text):
             out.pop()
         return out
     out, pos = [], 0

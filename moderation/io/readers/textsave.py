@@ -49,7 +49,7 @@ _FOOTER = ("掲示板に戻る", "新着レスの表示", "read.cgi ver", "全�
 _MENU = (*_FOOTER, "全部", "最新50", "前100", "次100", "このスレッドは")  # not a title
 _MAX_HEAD = 300
 # The start of a line that may be a header: blanks anchored at the line start, then a number.
-_CANDIDATE = re.compile(r"^[ \t\u3000]*\d{1,5}(?=[ \t\u3000:：]|名前)", re.M)
+_CANDIDATE = re.compile(r"^[ \t\u3000]*(\d{1,5})(?=[ \t\u3000:：]|名前)", re.M)
 _SEPARATORS = re.compile(r"[ \t\u3000:：]+")
 
 
@@ -127,6 +127,8 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     heads: list[tuple[int, Head]] = []
     last = 0
     for m in _CANDIDATE.finditer(text):  # only lines that start with a number are looked at
+        if int(m.group(1)) <= last:
+            continue  # not above the last post's number (a quoted header): not a header, whatever follows
         k = bisect.bisect_right(starts, m.start()) - 1
         if heads and heads[-1][0] == k:
             continue
