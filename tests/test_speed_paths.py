@@ -24,6 +24,8 @@ from moderation.ml.estimator import ModerationModel
 from moderation.ml.explain import explain, unit_sums
 from moderation.ml.features import LexiconFeatures, rows
 from moderation.ml.features.base import Comments, TfidfCounts, hashed_ngrams, hashed_ngrams_one, spread, tfidf_row
+from moderation.ml.features.relevance import RelevanceFeatures
+from moderation.ml.features.thread import ThreadFeatures
 from moderation.moderator import Moderator
 
 
@@ -67,7 +69,8 @@ def test_every_views_row_of_one_comment_is_its_transform(trained):
     scorer = model.scorer()
     assert scorer is not None
     fast = {name for (name, *_rest), row in zip(scorer.blocks, scorer.rows) if row is not None}
-    assert {"chars", "folded", "subwords", "lexicon", "groups"} <= fast  # no sparse matrix for these
+    # no sparse matrix for any of them
+    assert {"chars", "folded", "subwords", "lexicon", "groups", "context", "relevance"} <= fast
     for name, trans, _offset, _width in scorer.blocks:
         for i in range(0, len(frame), 17):
             text, context = frame["text"][i], frame["context"][i]
@@ -123,6 +126,35 @@ def test_hashing_one_text_is_the_batch_hashing(texts):
         _d, s, n, b = hashed_ngrams([t], (1, 4), 1 << 19)
         s1, n1, b1 = hashed_ngrams_one(t, (1, 4), 1 << 19)
         assert np.array_equal(s, s1) and np.array_equal(n, n1) and np.array_equal(b, b1)
+
+
+_WORDS = ["米軍", "撤退", "韓国", "ｗｗ", "그건", "생각", "lol", "the", " ", "\n", "。", "経済", "チョン", "！！"]
+_THREAD_TEXT = st.lists(st.sampled_from(_WORDS), max_size=12).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_THREAD_TEXT, _THREAD_TEXT), min_size=1, max_size=8))
+def test_one_comment_gets_its_batch_row_from_the_thread_views(batch):
+    """The relevance and thread views sum over entries with np.bincount in one order whatever
+    the batch: a comment alone (the hook) gets bit for bit its row in a batch of other threads
+    (moderation score), through its context cached or not."""
+    texts = [t for t, _c in batch]
+    contexts = [c for _t, c in batch]
+    fitted = [
+        RelevanceFeatures(n_features=1 << 12, min_df=1, floor=0.0, lexical_features=1 << 6).fit(
+            Comments(texts + _WORDS, contexts + [""] * len(_WORDS))
+        ),
+        ThreadFeatures(n_features=1 << 12).fit(Comments(texts, contexts)),
+    ]
+    for view in fitted:
+        together = view.transform(Comments(texts, contexts)).tocsr()
+        for i, (text, context) in enumerate(batch):
+            row = together[i]
+            row.sort_indices()
+            for _twice in range(2):  # the second time through the cached context
+                idx, val = view.context_row(text, context)
+                assert np.array_equal(row.indices, idx) and np.array_equal(row.data, val), (type(view), text, context)
+                assert val.dtype == np.float32
 
 
 @settings(max_examples=200, deadline=None)

@@ -66,8 +66,8 @@ class Scorer:
     and subword views give their (index, value) pairs directly (``row``), each is gathered
     against the coefficient rows it hits, and the labels' decision values are summed from
     those. Many comments go through the views' batch ``transform`` and one sparse-dense
-    product. Both give ``LogisticRegression.decision_function``'s values (the batch path bit
-    for bit; one comment's sums are ordered differently, a difference below 1e-12).
+    product. Both give ``LogisticRegression.decision_function``'s values, and one comment gets
+    bit for bit the values it gets in a batch (the same products added in the same order).
 
     Attributes
     ----------
@@ -126,8 +126,11 @@ class Scorer:
             parts = [one_row(trans, text, context) for _name, trans, _o, _w in self.blocks]
             indices = np.concatenate([idx + offset for (idx, _v), (_n, _t, offset, _w) in zip(parts, self.blocks)])
             values = np.concatenate([val for _idx, val in parts]).astype(np.float32, copy=False)
-            row = sp.csr_matrix((values, indices, np.array([0, len(indices)])), shape=(1, self.width))
-            return np.asarray(row @ self.W) + self.intercept
+            # scipy's CSR product adds value * coefficient row by row in column order, into 0;
+            # a cumulative sum adds them in that order too (np.sum would pair them up).
+            terms = values.astype(np.float64)[:, None] * self.W[indices]
+            sums = np.cumsum(terms, axis=0)[-1:] if len(indices) else np.zeros((1, self.W.shape[1]))
+            return sums + self.intercept
         M = sp.hstack([trans.transform(comments) for _name, trans, _o, _w in self.blocks], format="csr")
         return np.asarray(M @ self.W) + self.intercept
 

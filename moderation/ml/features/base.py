@@ -145,7 +145,7 @@ def compact_space(texts: list[str], ngram_range: tuple[int, int], n_features: in
     >>> len(space), bool((space[:-1] < space[1:]).all())
     (4, True)
     """
-    return np.unique(hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)[3])
+    return unique_keys(hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)[3])
 
 
 def hashed_ngrams_one(text: str, ngram_range: tuple[int, int], n_features: int):
@@ -298,3 +298,133 @@ def without_cache(state: dict) -> dict:
     state = dict(state)
     state.pop("_explain_cache", None)
     return state
+
+
+# --------------------------------------------------------------------------- comment-to-context sums
+#
+# The thread views compare each comment with the lines of its context. They are written over
+# flat (document, bucket, weight) entries and reduce with ``np.bincount``, which adds its
+# weights one by one in the order given: one comment alone and the same comment in a batch of
+# thousands go through the same additions in the same order, so a comment scores bit for bit
+# the same through every entry point, without sparse matrices (whose fixed cost per operation
+# is more than one comment's features).
+
+
+def add_up(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(index, weights, minlength=n)`` as float64 even when empty: the weights
+    added one by one in the order given.
+
+    Examples
+    --------
+    >>> add_up(np.array([1, 1]), np.array([0.5, 0.25]), 3).tolist(), add_up(np.array([], int), np.array([]), 2).dtype
+    ([0.0, 0.75, 0.0], dtype('float64'))
+    """
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+
+def unique_keys(keys: np.ndarray, return_inverse: bool = False):
+    """``np.unique`` of an int64 array by sorting: numpy 2's hash-based ``unique`` is tens
+    of times slower on millions of distinct n-gram keys.
+
+    Examples
+    --------
+    >>> u, inv = unique_keys(np.array([5, 3, 5]), return_inverse=True)
+    >>> u.tolist(), inv.tolist()
+    ([3, 5], [1, 0, 1])
+    """
+    if not return_inverse:
+        s = np.sort(keys)
+        return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    new = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, dtype=bool)
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return s[new], inverse
+
+
+def binary_entries(texts: list[str], ngram_range: tuple[int, int], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(document, bucket) of every distinct n-gram of each normalised text, sorted by
+    document, then bucket.
+
+    Examples
+    --------
+    >>> doc, bucket = binary_entries(["aa", "ab"], (1, 1), 1 << 10)
+    >>> doc.tolist(), bool(bucket[0] in bucket[1:])   # "a" in both texts
+    ([0, 1, 1], True)
+    """
+    if not texts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    if len(texts) == 1:  # the hook's case: the text's hashes are shared with the other views
+        bucket = unique_keys(hashed_ngrams_one(normalize_text(texts[0]), ngram_range, n_features)[2])
+        return np.zeros(len(bucket), dtype=np.int64), bucket
+    d, _s, _n, b = hashed_ngrams([normalize_text(t) for t in texts], ngram_range, n_features)
+    key = unique_keys(d * n_features + b)
+    return key // n_features, key % n_features
+
+
+def group_pairs(a_group: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (a, b) pair of an ``a`` document and a ``b`` document of its group, ordered by
+    ``a``, then ``b``: the documents of group ``g`` are ``bounds[g]`` to ``bounds[g + 1] - 1``.
+
+    Returns ``(pair_a, pair_b, first)``, ``first[a]`` being the index of ``a``'s first pair.
+
+    Examples
+    --------
+    >>> pa, pb, first = group_pairs(np.array([1, 0]), np.array([0, 1, 3]))
+    >>> pa.tolist(), pb.tolist(), first.tolist()
+    ([0, 0, 1], [1, 2, 0], [0, 2])
+    """
+    counts = np.diff(bounds)[a_group]
+    first = np.cumsum(counts) - counts
+    pair_a = np.repeat(np.arange(len(a_group), dtype=np.int64), counts)
+    pair_b = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(first - bounds[:-1][a_group], counts)
+    return pair_a, pair_b, first
+
+
+def pair_sums(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray, np.ndarray],
+    a_group: np.ndarray,
+    b_group: np.ndarray,
+    bounds: np.ndarray,
+    first: np.ndarray,
+    n_pairs: int,
+    n_features: int,
+) -> np.ndarray:
+    """Per pair of :func:`group_pairs`, the sum over shared buckets of ``a``'s weight times
+    ``b``'s (a sparse dot product), added in bucket order.
+
+    ``a`` and ``b`` are (document, bucket, weight) entries sorted by document, then bucket;
+    ``a_group[d]`` / ``b_group[d]`` is the group of document ``d``.
+
+    Examples
+    --------
+    >>> a = (np.array([0, 0]), np.array([1, 2]), np.array([1.0, 2.0]))
+    >>> b = (np.array([0, 1]), np.array([2, 1]), np.array([3.0, 5.0]))
+    >>> pa, pb, first = group_pairs(np.array([0]), np.array([0, 2]))
+    >>> pair_sums(a, b, np.array([0]), np.array([0, 0]), np.array([0, 2]), first, len(pa), 4).tolist()
+    [6.0, 5.0]
+    """
+    a_doc, a_bucket, a_weight = a
+    b_doc, b_bucket, b_weight = b
+    b_key = b_group[b_doc] * n_features + b_bucket
+    order = np.argsort(b_key, kind="stable")  # a bucket's b documents stay in document order
+    sorted_keys = b_key[order]
+    a_key = a_group[a_doc] * n_features + a_bucket
+    lo = np.searchsorted(sorted_keys, a_key, "left")
+    hits = np.searchsorted(sorted_keys, a_key, "right") - lo
+    ai = np.repeat(np.arange(len(a_key), dtype=np.int64), hits)
+    bi = order[np.arange(int(hits.sum()), dtype=np.int64) - np.repeat(np.cumsum(hits) - hits - lo, hits)]
+    ad = a_doc[ai]
+    pair = first[ad] + b_doc[bi] - bounds[:-1][a_group[ad]]
+    return add_up(pair, a_weight[ai] * b_weight[bi], n_pairs)
+
+
+def in_keys(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``sorted_keys`` (sorted, distinct): ``np.isin`` by binary search."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys

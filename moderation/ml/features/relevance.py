@@ -29,6 +29,7 @@ True
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,7 +37,19 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize_text
-from .base import columns, compact_space, hashed_ngrams, l2_rows, string_input_tags, texts_of
+from .base import (
+    add_up,
+    binary_entries,
+    cached,
+    columns,
+    group_pairs,
+    in_keys,
+    pair_sums,
+    string_input_tags,
+    texts_of,
+    unique_keys,
+    without_cache,
+)
 from .thread import script_shares
 
 _NAMES = (
@@ -68,6 +81,27 @@ _NOISE = re.compile(r"[\sｗwW草笑ㅋㅎㅠㅜㄷ\W\d_]+")
 
 def _content(text: str) -> str:
     return _NOISE.sub("", text)
+
+
+@dataclass(frozen=True)
+class _Contexts:
+    """Per distinct context: its lines' entries (document = line, sorted by line, then bucket),
+    the sorted (context, bucket) keys of its lines and of its whole text, and its figures."""
+
+    n_lines: np.ndarray
+    bounds: np.ndarray
+    line_ctx: np.ndarray
+    l_doc: np.ndarray
+    l_bucket: np.ndarray
+    l_w: np.ndarray
+    l_norm: np.ndarray
+    s_keys: np.ndarray
+    S_norm: np.ndarray
+    coherence: np.ndarray
+    title_keys: np.ndarray
+    mean_line_mass: np.ndarray
+    post_scripts: np.ndarray
+    text_keys: np.ndarray
 
 
 class RelevanceFeatures(TransformerMixin, BaseEstimator):
@@ -108,22 +142,10 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         self.floor = floor
         self.lexical_features = lexical_features
 
-    # ------------------------------------------------------------------ learning
-    def _binary(self, texts: list[str], space: np.ndarray | None = None) -> sp.csr_matrix:
-        """Binary n-gram rows; with ``space`` (the sorted buckets in use, see :func:`compact_space`)
-        column ``j`` is bucket ``space[j]``: the same values in the same order, but sparse
-        products and sums no longer cost the width of the hash space."""
-        width = self.n_features if space is None else len(space)
-        if not texts:
-            return sp.csr_matrix((0, width), dtype=np.float32)
-        norm = [normalize_text(t) for t in texts]
-        d, _s, _n, b = hashed_ngrams(norm, tuple(self.ngram_range), self.n_features)
-        if space is not None:
-            b = np.searchsorted(space, b)
-        M = sp.csr_matrix((np.ones(len(d), dtype=np.float32), (d, b)), shape=(len(norm), width))
-        M.data[:] = 1.0
-        return M
+    def __getstate__(self):
+        return without_cache(super().__getstate__())
 
+    # ------------------------------------------------------------------ learning
     def _documents(self, X) -> list[str]:
         """Comments, and every line of every distinct context, as documents."""
         texts, contexts = columns(X) if not isinstance(X, (list, tuple)) else (texts_of(X), [])
@@ -144,9 +166,10 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
             self.n_docs_ = 0
         docs = self._documents(X)
         for start in range(0, len(docs), 20000):
-            M = self._binary(docs[start : start + 20000])
-            self.df_ += np.bincount(M.indices, minlength=self.n_features)
-            self.n_docs_ += M.shape[0]
+            chunk = docs[start : start + 20000]
+            _doc, bucket = binary_entries(chunk, tuple(self.ngram_range), self.n_features)
+            self.df_ += np.bincount(bucket, minlength=self.n_features)
+            self.n_docs_ += len(chunk)
         self._set_idf()
         return self
 
@@ -157,121 +180,126 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(_NAMES) + 2 * self.lexical_features
 
     # ------------------------------------------------------------------ features
-    def _weighted(self, texts: list[str], space: np.ndarray | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
-        """Rows of idf weights (binary tf), and each row's total weight (its content mass)."""
-        M = self._binary(texts, space)
-        M.data = (self.idf_ if space is None else self.idf_[space])[M.indices].astype(np.float32)
-        M.eliminate_zeros()
-        mass = np.asarray(M.sum(axis=1)).ravel()
-        return M, mass
+    def _entries(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document, bucket, idf weight) of the n-grams of ``texts`` that weigh anything."""
+        doc, bucket = binary_entries(texts, tuple(self.ngram_range), self.n_features)
+        weight = self.idf_[bucket].astype(np.float64)
+        keep = weight > 0
+        return doc[keep], bucket[keep], weight[keep]
 
-    @staticmethod
-    def _rowdot(A: sp.csr_matrix, B: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(A.multiply(B).sum(axis=1)).ravel()
-
-    def transform(self, X):
-        check_is_fitted(self, "idf_")
-        texts, contexts = columns(X)
-        n = len(texts)
-        if not n:
-            return sp.csr_matrix((0, self.n_features_out_), dtype=np.float32)
-        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+    def _contexts(self, distinct: list[str]) -> _Contexts:
+        """What the features need of each of the ``distinct`` contexts, computed for each from
+        its own entries alone (so one context alone gets exactly its values in a batch)."""
+        nf = self.n_features
+        n_ctx = len(distinct)
         lines_of = [[ln for ln in c.split("\n") if ln.strip()] for c in distinct]
-        n_lines = np.array([len(ls) for ls in lines_of])
-        bounds = np.concatenate(([0], np.cumsum(n_lines)))
-        line_ctx = np.repeat(np.arange(len(distinct)), n_lines)
-
+        n_lines = np.array([len(ls) for ls in lines_of], dtype=np.int64)
+        bounds = np.concatenate(([0], np.cumsum(n_lines))).astype(np.int64)
+        line_ctx = np.repeat(np.arange(n_ctx, dtype=np.int64), n_lines)
         lines = [ln for ls in lines_of for ln in ls]
-        space = compact_space([*texts, *lines, *distinct], tuple(self.ngram_range), self.n_features)
-        Tw, t_mass = self._weighted(texts, space)
-        T = l2_rows(Tw.copy())
-        Lw, _ = self._weighted(lines, space)
-        L = l2_rows(Lw.copy())
-        # The context as the sum of its unit line vectors: leave-one-out similarities are cheap.
-        agg = sp.csr_matrix(
-            (np.ones(len(line_ctx), dtype=np.float32), (line_ctx, np.arange(len(line_ctx)))),
-            shape=(len(distinct), len(line_ctx)),
-        )
-        S = (agg @ L).tocsr()  # per context: sum of line vectors
-        S_norm = np.sqrt(np.asarray(S.multiply(S).sum(axis=1)).ravel())
-        Cb = (agg @ Lw).tocsr()  # context bag (for containment)
-        Cb.data[:] = 1.0
+        n_ln = len(lines)
+        l_doc, l_bucket, l_w = self._entries(lines)
+        l_mass = add_up(l_doc, l_w, n_ln)
+        l_norm = np.sqrt(add_up(l_doc, l_w**2, n_ln))
 
-        # Thread coherence: each line vs the rest of its context (leave-one-out), averaged.
-        d_ls = self._rowdot(L, S[line_ctx])
-        l_norm2 = self._rowdot(L, L)
-        rest = np.sqrt(np.maximum(S_norm[line_ctx] ** 2 - 2 * d_ls + l_norm2, 0))
+        # The context as the sum S of its unit line vectors, per (context, bucket): the
+        # leave-one-out similarities of its lines (its coherence) are then cheap.
+        l_unit = l_w / l_norm[l_doc]
+        s_keys, s_of = unique_keys(line_ctx[l_doc] * nf + l_bucket, return_inverse=True)
+        S = add_up(s_of, l_unit, len(s_keys))
+        S_norm2 = add_up(s_keys // nf, S**2, n_ctx)
+        d_ls = add_up(l_doc, l_unit * S[s_of], n_ln)
+        l_norm2 = add_up(l_doc, l_unit**2, n_ln)
+        rest = np.sqrt(np.maximum(S_norm2[line_ctx] - 2 * d_ls + l_norm2, 0))
         loo = np.divide(d_ls - l_norm2, rest, out=np.zeros_like(d_ls), where=rest > 1e-6)
-        has_lines = n_lines >= 2
-        coherence_ctx = np.zeros(len(distinct))
-        if len(loo):
-            sums = np.bincount(line_ctx, weights=loo, minlength=len(distinct))
-            coherence_ctx = np.divide(sums, n_lines, out=np.zeros(len(distinct)), where=has_lines)
+        coherence = np.divide(add_up(line_ctx, loo, n_ctx), n_lines, out=np.zeros(n_ctx), where=n_lines >= 2)
+        is_title = l_doc == bounds[:-1][line_ctx[l_doc]]
+        c_doc, c_bucket = (
+            binary_entries(distinct, tuple(self.ngram_range), nf)
+            if self.lexical_features
+            else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        )
+        return _Contexts(
+            n_lines=n_lines,
+            bounds=bounds,
+            line_ctx=line_ctx,
+            l_doc=l_doc,
+            l_bucket=l_bucket,
+            l_w=l_w,
+            l_norm=l_norm,
+            s_keys=s_keys,
+            S_norm=np.sqrt(S_norm2),
+            coherence=coherence,
+            title_keys=line_ctx[l_doc[is_title]] * nf + l_bucket[is_title],  # sorted: one line per context
+            mean_line_mass=np.divide(add_up(line_ctx, l_mass, n_ctx), n_lines, out=np.zeros(n_ctx), where=n_lines > 0),
+            post_scripts=script_shares(["\n".join(ls[1:]) for ls in lines_of]),
+            text_keys=c_doc * nf + c_bucket,
+        )
 
-        # Comment vs the whole context, the title (first line) and its lines.
-        Sx = S[index]
-        sim_whole = np.divide(self._rowdot(T, Sx), S_norm[index], out=np.zeros(n), where=S_norm[index] > 0)
-        title_rows = bounds[:-1][index]
-        has_title = n_lines[index] > 0
-        sim_title = np.zeros(n)
-        if has_title.any():
-            sim_title[has_title] = self._rowdot(T[has_title], L[title_rows[has_title]])
-        # Every (comment, line of its context) pair, for the best and the two best lines.
+    def _parts(self, texts: list[str], contexts: list[str]):
+        """The dense features (float32, one row per comment) and the folded lexical entries
+        (row, column, float32 value; sorted by row, then column) of ``texts`` in ``contexts``.
+
+        Every sum is an ``np.bincount`` over entries in (document, bucket) order, so one
+        comment gets bit for bit the values it gets in any batch (see ``base.pair_sums``)."""
+        n = len(texts)
+        nf = self.n_features
+        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+        index = index.astype(np.int64)
+        if len(distinct) == 1:  # the hook's case: a thread's context comes back with every post
+            ctx = cached(self, ("context", distinct[0]), lambda key: self._contexts([key[1]]))
+        else:
+            ctx = self._contexts(list(distinct))
+        n_lines, bounds, line_ctx = ctx.n_lines, ctx.bounds, ctx.line_ctx
+        l_doc, l_bucket, l_w, l_norm, s_keys = ctx.l_doc, ctx.l_bucket, ctx.l_w, ctx.l_norm, ctx.s_keys
+        S_norm = ctx.S_norm
+
+        t_doc, t_bucket, t_w = self._entries(texts)
+        t_mass = add_up(t_doc, t_w, n)
+        t_norm = np.sqrt(add_up(t_doc, t_w**2, n))
+
+        # Every (comment, line of its context) pair: cosine similarities.
+        pair_c, pair_l, first = group_pairs(index, bounds)
+        dots = pair_sums(
+            (t_doc, t_bucket, t_w), (l_doc, l_bucket, l_w), index, line_ctx, bounds, first, len(pair_c), nf
+        )
+        denom = t_norm[pair_c] * l_norm[pair_l]
+        sims = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+        # Comment vs the whole context (the unit comment . S / |S|), the title, the best lines.
+        sim_whole = np.divide(add_up(pair_c, sims, n), S_norm[index], out=np.zeros(n), where=S_norm[index] > 0)
         counts = n_lines[index]
-        pair_c = np.repeat(np.arange(n), counts)
-        starts = bounds[:-1][index]
-        pair_l = (
-            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
-        ).astype(np.int64)
+        has_title = counts > 0
+        sim_title = np.zeros(n)
+        sim_title[has_title] = sims[first[has_title]]
         best, top2 = np.zeros(n), np.zeros(n)
         if len(pair_c):
-            sims = self._rowdot(T[pair_c], L[pair_l])
             order = np.lexsort((-sims, pair_c))
-            sims_sorted, c_sorted = sims[order], pair_c[order]
-            first = np.searchsorted(c_sorted, np.arange(n))
-            ok = counts > 0
-            best[ok] = sims_sorted[first[ok]]
+            ranked = sims[order]
+            best[has_title] = ranked[first[has_title]]
             second = np.where(counts >= 2, first + 1, first)
-            top2[ok] = 0.5 * (sims_sorted[first[ok]] + sims_sorted[np.minimum(second[ok], len(sims_sorted) - 1)])
-        # Coherence of the best line: mean over the context's lines of their best other line is
-        # costly; the leave-one-out mean is its stand-in.
-        coherence = coherence_ctx[index]
+            top2[has_title] = 0.5 * (ranked[first[has_title]] + ranked[second[has_title]])
+        coherence = ctx.coherence[index]
 
-        covered = np.asarray(Tw.multiply(Cb[index]).sum(axis=1)).ravel()
+        t_key = index[t_doc] * nf + t_bucket
+        covered = add_up(t_doc, t_w * in_keys(t_key, s_keys), n)
         containment = np.divide(covered, t_mass, out=np.zeros(n), where=t_mass > 0)
-        containment_title = np.zeros(n)
-        if has_title.any():
-            Lt = Lw[title_rows[has_title]].copy()
-            Lt.data[:] = 1.0
-            containment_title[has_title] = np.divide(
-                np.asarray(Tw[has_title].multiply(Lt).sum(axis=1)).ravel(),
-                t_mass[has_title],
-                out=np.zeros(int(has_title.sum())),
-                where=t_mass[has_title] > 0,
-            )
+        in_title = add_up(t_doc, t_w * in_keys(t_key, ctx.title_keys), n)
+        containment_title = np.divide(in_title, t_mass, out=np.zeros(n), where=(t_mass > 0) & has_title)
 
         content = np.array([len(_content(normalize_text(t))) for t in texts], dtype=np.float64)
         lengths = np.array([len(t.strip()) for t in texts], dtype=np.float64)
         # Content mass relative to a typical line of the context.
-        line_mass = np.asarray(Lw.sum(axis=1)).ravel()
-        mean_line_mass = np.divide(
-            np.bincount(line_ctx, weights=line_mass, minlength=len(distinct)),
-            n_lines,
-            out=np.zeros(len(distinct)),
-            where=n_lines > 0,
-        )[index]
+        mean_line_mass = ctx.mean_line_mass[index]
         mass_ratio = np.log1p(t_mass) - np.log1p(mean_line_mass)
         phatic = ((content <= 3) | (t_mass < 15.0)).astype(float)
         very_short = (content <= 6).astype(float)
 
         # Script mismatch only against the context's posts (lines after the title).
         p = script_shares(texts)
-        post_text = ["\n".join(ls[1:]) for ls in lines_of]
-        q = script_shares(post_text)[index]
+        q = ctx.post_scripts[index]
         q_present = (q.sum(axis=1) > 0).astype(float)
         mismatch = 0.5 * np.abs(p - q).sum(axis=1) * q_present
 
-        ctx_present = (counts > 0).astype(float)
         content_gate = 1.0 - phatic
         rel_whole = sim_whole - coherence
         F = np.column_stack(
@@ -291,7 +319,7 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
                 very_short,
                 np.log1p(lengths) / 5.0,
                 mismatch,
-                ctx_present,
+                has_title.astype(float),
                 np.log1p(counts) / 3.0,
                 sim_whole * content_gate,
                 containment * content_gate,
@@ -299,24 +327,43 @@ class RelevanceFeatures(TransformerMixin, BaseEstimator):
                 np.minimum(rel_whole, 0) * content_gate,
             ]
         )
-        dense = sp.csr_matrix(np.nan_to_num(F).astype(np.float32))
+        F = np.nan_to_num(F).astype(np.float32)
         if not self.lexical_features:
-            return dense
-        Cbin = self._binary(list(distinct), space)[index]
-        shared = Tw.multiply(Cbin).tocsr()
-        missing = (Tw - shared).tocsr()
-        missing.eliminate_zeros()
-        return sp.hstack([dense, self._fold(missing, space), self._fold(shared, space)]).tocsr()
+            return F, (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        # The comment's n-grams absent from / present in the context text, folded and l2-normalised.
+        shared = in_keys(t_key, ctx.text_keys)
+        lex = self.lexical_features
+        block = np.where(shared, lex, 0)
+        f_keys, f_of = unique_keys(t_doc * (2 * lex) + block + t_bucket % lex, return_inverse=True)
+        folded = add_up(f_of, t_w, len(f_keys))
+        f_row, f_col = f_keys // (2 * lex), f_keys % (2 * lex)
+        part = f_row * 2 + (f_col >= lex)  # (comment, block): each block is normalised alone
+        norm = np.sqrt(add_up(part, folded**2, 2 * n))
+        scale = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+        values = (folded * scale[part]).astype(np.float32)
+        return F, (f_row, f_col + len(_NAMES), values)
 
-    def _fold(self, M, space: np.ndarray | None = None) -> sp.csr_matrix:
-        M = M.tocoo()
-        buckets = M.col if space is None else space[M.col]
-        out = sp.csr_matrix(
-            (M.data, (M.row, buckets % self.lexical_features)),
-            shape=(M.shape[0], self.lexical_features),
+    def transform(self, X):
+        check_is_fitted(self, "idf_")
+        texts, contexts = columns(X)
+        n = len(texts)
+        if not n:
+            return sp.csr_matrix((0, self.n_features_out_), dtype=np.float32)
+        F, (rows, cols, values) = self._parts(texts, contexts)
+        d_row, d_col = np.nonzero(F)
+        return sp.csr_matrix(
+            (np.concatenate([F[d_row, d_col], values]), (np.concatenate([d_row, rows]), np.concatenate([d_col, cols]))),
+            shape=(n, self.n_features_out_),
             dtype=np.float32,
         )
-        return l2_rows(out)
+
+    def context_row(self, text: str, context: str) -> tuple[np.ndarray, np.ndarray]:
+        """One comment's row of :meth:`transform` as (sorted column indices, float32 values),
+        without a sparse matrix: the hook's path, bit for bit the batch's row."""
+        check_is_fitted(self, "idf_")
+        F, (_rows, cols, values) = self._parts([text], [context])
+        dense = np.flatnonzero(F[0])
+        return np.concatenate([dense, cols]), np.concatenate([F[0, dense], values])
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())

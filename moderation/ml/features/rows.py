@@ -5,11 +5,13 @@ more than its features. :func:`one_row` gives a view's row of one comment as (co
 float32 values), bit for bit what ``transform`` stores (so one comment scores exactly as it
 does in a batch, whichever entry point it comes through):
 
-- the n-gram and subword views through their own ``row`` (no sparse matrix at all);
+- the n-gram and subword views through their own ``row`` (no sparse matrix at all), the
+  thread and relevance views through their own ``context_row`` (the batch's code on one
+  comment, without the sparse matrix around it);
 - the lexicon and group-hostility views through their own per-text row code, without the
   sparse matrix around it (:func:`lexicon_row`, :func:`groups_row`), used only for a
   transformer whose ``transform`` they reproduce exactly on :data:`PROBES`;
-- any other view (thread, relevance) through its ``transform`` of one comment.
+- any other view through its ``transform`` of one comment.
 
 The last row of each view is remembered for a few comments: explaining a comment reads the
 row its score used.
@@ -78,6 +80,9 @@ def row_function(trans) -> Callable[[str, str], Row] | None:
     own = getattr(trans, "row", None)
     if own is not None:
         return lambda text, _context: own(text)
+    with_context = getattr(trans, "context_row", None)
+    if with_context is not None:
+        return with_context
     try:
         return _CHECKED[trans][0]
     except (KeyError, TypeError):

@@ -10,7 +10,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..text import normalize_text
-from .base import TfidfCounts, cached, columns, compact_space, hashed_ngrams, l2_rows, string_input_tags, without_cache
+from .base import (
+    binary_entries,
+    cached,
+    columns,
+    group_pairs,
+    in_keys,
+    pair_sums,
+    string_input_tags,
+    without_cache,
+)
 
 _SCRIPT_RANGES = (  # (script column, first code point, last code point)
     (0, 0xAC00, 0xD7AF),
@@ -34,17 +43,34 @@ def script_shares(texts: list[str]) -> np.ndarray:
     >>> script_shares(["그건 아니다", "韓国はabc"]).round(2).tolist()
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.17, 0.33, 0.5]]
     """
-    out = np.zeros((len(texts), 4))
     if not texts:
-        return out
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        return np.zeros((0, 4))
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    doc = np.repeat(np.arange(len(texts)), lengths)
-    for col, lo, hi in _SCRIPT_RANGES:
-        mask = (codes >= lo) & (codes <= hi)
-        out[:, col] += np.bincount(doc[mask], minlength=len(texts))
+    # One binary search per character: interval i of _EDGES is script _INTERVAL_SCRIPT[i] (4 = none).
+    script = _INTERVAL_SCRIPT[np.searchsorted(_EDGES, codes, side="right")]
+    if len(texts) == 1:
+        out = np.bincount(script, minlength=5)[None, :4].astype(np.float64)
+    else:
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        doc = np.repeat(np.arange(len(texts)), lengths)
+        out = np.bincount(doc * 5 + script, minlength=5 * len(texts)).reshape(-1, 5)[:, :4].astype(np.float64)
     total = out.sum(axis=1, keepdims=True)
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+
+
+def _script_intervals() -> tuple[np.ndarray, np.ndarray]:
+    bounds = sorted((lo, hi, col) for col, lo, hi in _SCRIPT_RANGES)
+    edges, scripts, previous = [], [4], -1
+    for lo, hi, col in bounds:
+        if lo <= previous:
+            raise ValueError("script ranges overlap")
+        edges += [lo, hi + 1]
+        scripts += [col, 4]
+        previous = hi
+    return np.array(edges, dtype=np.uint32), np.array(scripts, dtype=np.int64)
+
+
+_EDGES, _INTERVAL_SCRIPT = _script_intervals()
 
 
 _AD = re.compile(
@@ -103,49 +129,87 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(_NAMES)
         return self
 
-    def _vectors(self, texts: list[str], space: np.ndarray | None = None) -> sp.csr_matrix:
-        # With ``space`` (base.compact_space), column j is bucket space[j]: same values, narrow matrices.
-        width = self.n_features if space is None else len(space)
-        if not texts:
-            return sp.csr_matrix((0, width), dtype=np.float32)
-        norm = [normalize_text(t) for t in texts]
-        d, _s, _n, b = hashed_ngrams(norm, (2, 3), self.n_features)
-        if space is not None:
-            b = np.searchsorted(space, b)
-        M = TfidfCounts.counts(d, b, len(norm), width)
-        M.data = np.minimum(M.data, 1.0)
-        return l2_rows(M)
-
-    def _similarity(self, texts: list[str], contexts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity (character bigrams and trigrams) of each comment to its whole
-        context, and to the context's closest line (its title, an article paragraph or an
-        earlier post): a short title and a long thread then give comparable figures."""
-        # Many comments share a thread: each distinct context is hashed once.
-        distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+    def _contexts(self, distinct: list[str]) -> dict[str, np.ndarray]:
+        """What the features need of each distinct context, computed from its own entries alone
+        (so one context alone gets exactly its values in a batch): the sorted (context, bucket)
+        keys of its whole text and their count, its lines' (line, bucket) entries, and the
+        script shares of its text."""
+        nf = self.n_features
         lines_of = [[ln for ln in c.split("\n") if ln.strip()] for c in distinct]
+        n_lines = np.array([len(ls) for ls in lines_of], dtype=np.int64)
         lines = [ln for ls in lines_of for ln in ls]
-        space = compact_space([*texts, *distinct, *lines], (2, 3), self.n_features)
-        T = self._vectors(texts, space)
-        C = self._vectors(list(distinct), space)
-        whole = np.asarray(T.multiply(C[index]).sum(axis=1)).ravel()
-        L = self._vectors(lines, space)
-        bounds = np.concatenate(([0], np.cumsum([len(lines) for lines in lines_of])))
+        c_doc, c_bucket = binary_entries(distinct, (2, 3), nf)
+        l_doc, l_bucket = binary_entries(lines, (2, 3), nf)
+        has_ctx = np.array([1.0 if c.strip() else 0.0 for c in distinct])
+        scripts = script_shares(distinct)
+        scripts[has_ctx == 0] = (0.0, 0.5, 0.5, 0.0)  # no context: assume a Japanese board
+        return {
+            "bounds": np.concatenate(([0], np.cumsum(n_lines))).astype(np.int64),
+            "line_ctx": np.repeat(np.arange(len(distinct), dtype=np.int64), n_lines),
+            "keys": c_doc * nf + c_bucket,
+            "n_grams": np.bincount(c_doc, minlength=len(distinct)).astype(np.float64),
+            "l_doc": l_doc,
+            "l_bucket": l_bucket,
+            "l_grams": np.bincount(l_doc, minlength=len(lines)).astype(np.float64),
+            "has_ctx": has_ctx,
+            "scripts": scripts,
+        }
+
+    def _similarity(self, texts: list[str], index: np.ndarray, ctx: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity (binary character bigrams and trigrams) of each comment to its
+        whole context, and to the context's closest line (its title, an article paragraph or
+        an earlier post): a short title and a long thread then give comparable figures.
+
+        Binary vectors: a cosine is shared n-grams / sqrt(n-grams of one * of the other), all
+        counts, so one comment gets exactly the figures it gets in any batch."""
+        nf = self.n_features
+        t_doc, t_bucket = binary_entries(texts, (2, 3), nf)
+        n_t = np.bincount(t_doc, minlength=len(texts)).astype(np.float64)
+        shared = in_keys(index[t_doc] * nf + t_bucket, ctx["keys"])
+        denom = np.sqrt(n_t * ctx["n_grams"][index])
+        whole = np.divide(
+            np.bincount(t_doc[shared], minlength=len(texts)).astype(np.float64),
+            denom,
+            out=np.zeros(len(texts)),
+            where=denom > 0,
+        )
+        bounds, line_ctx, l_doc, l_bucket = ctx["bounds"], ctx["line_ctx"], ctx["l_doc"], ctx["l_bucket"]
+        pair_c, pair_l, first = group_pairs(index, bounds)
+        t_entries = (t_doc, t_bucket, np.ones(len(t_doc)))
+        dots = pair_sums(
+            t_entries, (l_doc, l_bucket, np.ones(len(l_doc))), index, line_ctx, bounds, first, len(pair_c), nf
+        )
+        pair_denom = np.sqrt(n_t[pair_c] * ctx["l_grams"][pair_l])
+        sims = np.divide(dots, pair_denom, out=np.zeros_like(dots), where=pair_denom > 0)
         best = np.zeros(len(texts))
-        for j in range(len(distinct)):
-            rows = np.nonzero(index == j)[0]
-            if bounds[j + 1] > bounds[j] and len(rows):
-                best[rows] = (T[rows] @ L[bounds[j] : bounds[j + 1]].T).max(axis=1).toarray().ravel()
+        if len(sims):
+            np.maximum.at(best, pair_c, sims)
         return whole, best
 
     def transform(self, X):
         check_is_fitted(self, "n_features_out_")
-        texts, contexts = columns(X)
-        sim, best_line = self._similarity(texts, contexts)
+        return sp.csr_matrix(self._features(*columns(X)))
+
+    def context_row(self, text: str, context: str) -> tuple[np.ndarray, np.ndarray]:
+        """One comment's row of :meth:`transform` as (sorted column indices, float32 values),
+        without a sparse matrix: the hook's path, bit for bit the batch's row."""
+        check_is_fitted(self, "n_features_out_")
+        row = self._features([text], [context])[0]
+        nz = np.flatnonzero(row)
+        return nz, row[nz]
+
+    def _features(self, texts: list[str], contexts: list[str]) -> np.ndarray:
+        # Many comments share a thread: each distinct context is read once.
         distinct, index = np.unique(np.asarray(contexts, dtype=object), return_inverse=True)
+        index = index.astype(np.int64)
+        if len(distinct) == 1:  # the hook's case: a thread's context comes back with every post
+            ctx = cached(self, ("context", distinct[0]), lambda key: self._contexts([key[1]]))
+        else:
+            ctx = self._contexts(list(distinct))
+        sim, best_line = self._similarity(texts, index, ctx)
         p = script_shares(texts)  # hangul, kana, han, latin
-        q = script_shares(list(distinct))[index]
-        has_ctx = np.array([1.0 if c.strip() else 0.0 for c in contexts])
-        q[has_ctx == 0] = (0.0, 0.5, 0.5, 0.0)  # no context: assume a Japanese board
+        q = ctx["scripts"][index]
+        has_ctx = ctx["has_ctx"][index]
         lengths = np.array([len(t) for t in texts], dtype=np.float64)
         stripped = np.array([len(t.strip()) for t in texts])
         urls = np.array([len(_URL.findall(t)) for t in texts], dtype=np.float64)
@@ -172,7 +236,7 @@ class ThreadFeatures(TransformerMixin, BaseEstimator):
         )
         if self.n_features_out_ != len(_LEGACY_NAMES):
             features = features[:, _KEEP]
-        return sp.csr_matrix(features.astype(np.float32))
+        return features.astype(np.float32)
 
     def __sklearn_tags__(self):
         return string_input_tags(super().__sklearn_tags__())
