@@ -22,6 +22,7 @@ from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from moderation.apps.serve.app import MAX_BATCH_BODY_BYTES
 from moderation.core import LABELS
 from moderation.labels import load_training_data, read_events
 from moderation.moderator import Moderator
@@ -282,7 +283,7 @@ def test_limits_answer_json_errors(server):
         yield b'"}'
 
     _is_error(c.post("/v1/review", content=chunked()), 413, "payload_too_large")
-    _is_error(c.post("/v1/review:batch", content=b"[" + b"1," * (3 * 1024 * 1024) + b"1]"), 413)
+    _is_error(c.post("/v1/review:batch", content=b"[" + b"1," * (MAX_BATCH_BODY_BYTES // 2) + b"1]"), 413)
     _is_error(c.post("/v1/review", content=b'{"text": "abc'), 400, "invalid_json")
     _is_error(c.post("/v1/review", content=b""), 400, "invalid_json")
     _is_error(c.post("/v1/review", content='{"text": "チョン"}'.encode("cp932")), 400, "invalid_utf8")
@@ -515,7 +516,7 @@ def test_fuzz_schema_valid_bodies_are_answered(server, bodies, data):
     raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
     r = server.client.post(path, content=raw)
     perspective = path.startswith("/v1alpha1/")
-    if len(raw) > (4 << 20 if path.endswith(":batch") else LIMIT):
+    if len(raw) > (MAX_BATCH_BODY_BYTES if path.endswith(":batch") else LIMIT):
         (_is_google_error if perspective else _is_error)(r, 413)
         return
     if perspective and r.status_code == 400:  # a valid shape naming an attribute we do not serve

@@ -106,7 +106,7 @@ def serve_cmd(
     whether to allow, hold or reject it.
 
     Endpoints: POST /v1/review, POST /v1/review:batch, POST /v1/feedback, GET /healthz,
-    GET /v1/model, GET /openapi.json. Bodies are JSON, at most 64 KiB (4 MiB for a batch);
+    GET /v1/model, GET /openapi.json. Bodies are JSON, at most 64 KiB (32 MiB for a batch);
     errors are {"error": {"code", "message"}}.
 
     Example:

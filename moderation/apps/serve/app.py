@@ -19,12 +19,12 @@ Examples
 
 # No "from __future__ import annotations": FastAPI reads the endpoint annotations at run time.
 import asyncio
+import codecs
 import hashlib
 import hmac
 import json
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ from ...display import displayable
 from ...labels import append_events, label_event
 from ...moderator import Moderator
 from ...policy import Decider, PolicyConfig
+from .batch import BatchScorer, HelperDiedError, OverBudgetError, batch_seconds
+from .batch import dumps as _dumps
 from .guard import BODY_TIMEOUT
 from .perspective import (
     AnalyzeRequest,
@@ -72,10 +74,11 @@ from .schemas import (
 
 #: Bytes of one review or one feedback body.
 MAX_BODY_BYTES = 64 * 1024
-#: Bytes of a batch body: up to 1,000 comments need more than 64 KiB.
-MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024
-#: Comments of a batch scored at once: a batch's memory is one chunk's.
-BATCH_CHUNK = 50
+#: Bytes of a batch body: 1,000 comments of 4,000 characters are 12 MB of UTF-8, and up to
+#: 24 MB when a client escapes every non-ASCII character (``\\u30c1``), as ``json.dumps`` does.
+MAX_BATCH_BODY_BYTES = 32 * 1024 * 1024
+#: Bytes of UTF-8 checked at a time (the check never holds the whole body decoded).
+UTF8_CHECK_BYTES = 1 << 20
 #: A review of a comment up to this long runs on the event loop (longer ones in a thread).
 INLINE_TEXT_CHARS = 2_000
 
@@ -266,15 +269,15 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
+        del chunks
+        bad = utf8_error_at(body)
+        if bad is not None:
             return await _send_error(
                 send,
                 scope,
                 400,
                 "invalid_utf8",
-                f"the body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8",
+                f"the body is not UTF-8 (byte {bad}); send JSON encoded as UTF-8",
             )
         # Every body here is JSON, whatever the Content-Type says (curl -d sends a form type).
         headers = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
@@ -289,6 +292,43 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def utf8_error_at(body: bytes) -> int | None:
+    """The offset of the first byte of ``body`` that is not UTF-8, or None when it all is.
+
+    Decoded :data:`UTF8_CHECK_BYTES` at a time and thrown away: a 30 MB body is not held
+    decoded beside itself (ASCII, the common case, is not decoded at all).
+
+    Examples
+    --------
+    >>> utf8_error_at("チョン".encode()) is None, utf8_error_at(b"ok \\x83\\x60")
+    (True, 3)
+    """
+    if body.isascii():
+        return None
+    if len(body) <= UTF8_CHECK_BYTES:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    for start in range(0, len(body), UTF8_CHECK_BYTES):
+        try:
+            decoder.decode(view[start : start + UTF8_CHECK_BYTES], final=start + UTF8_CHECK_BYTES >= len(body))
+        except UnicodeDecodeError:
+            # Where exactly: decoded again from a little before this piece (a character is at most 4 bytes).
+            begin = max(0, start - 4)
+            while begin < start and (body[begin] & 0xC0) == 0x80:
+                begin += 1
+            try:  # the bad byte is in this piece, or one of the last three before it
+                body[begin : start + UTF8_CHECK_BYTES].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return begin + exc.start
+            return start  # not reached: the piece holds the error
+    return None
 
 
 class StoreError(Exception):
@@ -321,29 +361,84 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[int, str, str]
 
 # --------------------------------------------------------------------------- the application
 
+#: Where the published schema of ``POST /v1/review:batch``'s body is (see :func:`_publish_batch_schema`).
+BATCH_SCHEMA = {"$ref": "#/components/schemas/BatchRequest"}
 
-def _dumps(obj: Any) -> bytes:
-    """An answer's JSON: with ``orjson`` (a Rust wheel; several times faster than ``json`` on
-    a review's answer) when it is installed and the value fits it, else with ``json``.
-    Neither ever writes NaN or Infinity (not JSON): the fallback refuses them, orjson writes null.
+
+def _without_input(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    # A validation error's "input" can be the whole body: not kept.
+    return [{k: v for k, v in err.items() if k != "input"} for err in errors]
+
+
+def parse_batch(raw: bytes) -> BatchRequest:
+    """The body of ``POST /v1/review:batch``, parsed and validated in one pass from its bytes.
+
+    pydantic-core reads the JSON straight into the models (about a fifth of the peak memory
+    of ``json.loads`` and then validating the dict). A body it cannot read is read again the
+    way FastAPI reads the other endpoints' bodies (the standard library's ``json``), so the
+    errors are theirs: an empty body, the parser's message, a lone surrogate escape
+    (``"\\ud800"``) refused as a validation error of its field.
+
+    Raises
+    ------
+    RequestValidationError
+        Answered as the other endpoints' validation errors (``400`` or ``422``).
 
     Examples
     --------
-    >>> _dumps({"a": 1.5, "t": "チョン"}).decode()
-    '{"a":1.5,"t":"チョン"}'
+    >>> parse_batch(b'{"items": [{"text": "a"}], "explain": false}').explain
+    False
+    >>> validation_message(_errors_of(lambda: parse_batch(b"")))
+    (400, 'invalid_json', 'the body is empty; send a JSON object')
     """
-    if _orjson is not None:
+    from pydantic import ValidationError
+
+    try:
+        return BatchRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    if any(err["type"] == "json_invalid" for err in errors):
+        if not raw.strip():
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
         try:
-            return _orjson.dumps(obj)
-        except TypeError:  # an integer beyond 64 bits, a subclass orjson does not know
-            pass
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+            obj = json.loads(raw)
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": message}}]
+            ) from None
+        try:
+            return BatchRequest.model_validate(obj)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+    raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in _without_input(errors)])
 
 
-try:
-    import orjson as _orjson
-except ImportError:  # the standard library's json serves
-    _orjson = None  # type: ignore[assignment]
+def _errors_of(call: Callable[[], Any]) -> Sequence[Any]:
+    """The errors of the :class:`RequestValidationError` ``call`` raises (for the examples)."""
+    try:
+        call()
+    except RequestValidationError as exc:
+        return exc.errors()
+    return []
+
+
+def _publish_batch_schema(app: FastAPI) -> None:
+    """Add :class:`BatchRequest` (and the models it holds) to the application's OpenAPI
+    components: its route reads the raw body (:func:`parse_batch`), so FastAPI does not see it."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default()
+            batch = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, sub in batch.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components["BatchRequest"] = batch
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def review_context(thread: Thread | None, reply_to_text: str | None) -> str:
@@ -384,6 +479,8 @@ def create_app(
     token: str | None,
     *,
     body_timeout: float = BODY_TIMEOUT,
+    batch_helpers: int = 0,
+    batch_budget: float | None = None,
 ) -> FastAPI:
     """The FastAPI application of the hook.
 
@@ -402,10 +499,17 @@ def create_app(
         The bearer token every endpoint but ``/healthz`` requires.
     body_timeout : float
         Seconds a request may take to send its body (then ``408``).
+    batch_helpers : int
+        Helper processes that score batches once ``app.state.batch.start()`` forked them
+        (see :class:`~moderation.apps.serve.batch.BatchScorer`); until then, and with 0, a
+        thread of the serving process scores them.
+    batch_budget : float, optional
+        Seconds a batch may take (then ``413``); default :func:`~moderation.apps.serve.batch.batch_seconds`.
 
     Returns
     -------
     FastAPI
+        ``app.state.batch`` is its :class:`~moderation.apps.serve.batch.BatchScorer` (None without a model).
 
     Raises
     ------
@@ -417,7 +521,8 @@ def create_app(
     if policy is None:
         policy = (moderator.policy if moderator is not None else None) or PolicyConfig()
     feedback_path = Path(feedback_path)
-    batch_lock = threading.Lock()
+    budget = batch_seconds() if batch_budget is None else float(batch_budget)
+    scorer = BatchScorer(moderator, helpers=batch_helpers, seconds=budget) if moderator is not None else None
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": STATUS_CODES[status].replace("_", " ")}
         for status in (400, 401, 413, 422, 500)
@@ -474,6 +579,21 @@ def create_app(
             error_body(request.url.path, 503, "unavailable", str(exc)), status_code=503, media_type="application/json"
         )
 
+    @app.exception_handler(OverBudgetError)
+    async def over_budget(request: Request, exc: OverBudgetError) -> Response:
+        return Response(
+            error_body(request.url.path, 413, "payload_too_large", str(exc)),
+            status_code=413,
+            media_type="application/json",
+        )
+
+    @app.exception_handler(HelperDiedError)
+    async def helper_died(request: Request, exc: HelperDiedError) -> Response:
+        log.error("%s", exc)
+        return Response(
+            error_body(request.url.path, 503, "unavailable", str(exc)), status_code=503, media_type="application/json"
+        )
+
     @app.exception_handler(PerspectiveError)
     async def perspective_error(request: Request, exc: PerspectiveError) -> Response:
         return Response(
@@ -522,25 +642,20 @@ def create_app(
         response_model=None,
         responses={200: {"model": BatchResult}, **errors},
         summary=f"Review up to {MAX_BATCH_ITEMS:,} comments, answered in order",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
     )
-    def review_batch(body: BatchRequest) -> Response:
+    async def review_batch(request: Request) -> Response:
+        # The body is parsed and validated in one pass by pydantic-core, straight from the bytes
+        # (no dict of it, no decoded copy beside it), then scored in chunks by the batch scorer.
+        body = parse_batch(await request.body())
         items = body.items
-        if moderator is None or not items:
+        if scorer is None or not items:
             return json_response({"results": [degraded(item.text) for item in items]})
-        import pandas as pd
-
-        results: list[dict] = []
-        with batch_lock:  # one batch at a time per worker: memory is one chunk's, not one per batch
-            for start in range(0, len(items), BATCH_CHUNK):
-                chunk = items[start : start + BATCH_CHUNK]
-                frame = pd.DataFrame(
-                    {
-                        "text": [item.text for item in chunk],
-                        "context": [review_context(item.thread, item.reply_to_text) for item in chunk],
-                    }
-                )
-                results.extend(d.to_dict() for d in moderator.decide(frame, explain=body.explain))
-        return json_response({"results": results})
+        texts = [item.text for item in items]
+        contexts = [review_context(item.thread, item.reply_to_text) for item in items]
+        explain = body.explain
+        del body, items
+        return Response(await scorer.score(texts, contexts, explain=explain), media_type="application/json")
 
     def store(event: dict) -> None:
         """Append ``event`` durably, or answer 503 with nothing stored (a full disk leaves no partial line)."""
@@ -651,6 +766,8 @@ def create_app(
             )
         return json_response(manifest)
 
+    app.state.batch = scorer
+    _publish_batch_schema(app)
     # Added last is outermost: the token, then the body limit, then FastAPI's own layers.
     app.add_middleware(
         BodyLimit, limits={"/v1/review:batch": MAX_BATCH_BODY_BYTES}, default=MAX_BODY_BYTES, timeout=body_timeout

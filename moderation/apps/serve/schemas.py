@@ -43,8 +43,10 @@ from ...io.board_text import is_encodable
 MAX_TEXT_CHARS = 10_000
 #: Comments in one ``POST /v1/review:batch``.
 MAX_BATCH_ITEMS = 1_000
-#: Characters of text (the ``text`` of every item) in one batch: bounds its time.
-MAX_BATCH_TEXT_CHARS = 1_000_000
+#: Characters of text (the ``text`` of every item) in one batch: 1,000 comments of 4,000
+#: characters. With the body's bytes (``MAX_BATCH_BODY_BYTES``) and the batch's time budget
+#: (:data:`~moderation.apps.serve.batch.BATCH_SECONDS`), it bounds what one batch costs.
+MAX_BATCH_TEXT_CHARS = 4_000_000
 #: Characters of an id, an author or an annotator name.
 MAX_NAME_CHARS = 200
 

@@ -105,7 +105,14 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=poll, name="parent-watch", daemon=True).start()
 
 
-def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, announce: Callable[[str], None]) -> int:
+def run_workers(
+    config: uvicorn.Config,
+    sock: socket.socket,
+    workers: int,
+    announce: Callable[[str], None],
+    *,
+    before_serving: Callable[[], None] | None = None,
+) -> int:
     """Fork ``workers`` processes that serve ``config`` on ``sock`` until SIGTERM or SIGINT.
 
     The workers share the listening socket and the loaded model (copy-on-write). One that
@@ -124,6 +131,9 @@ def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, annou
     workers : int
     announce : callable
         Receives one line per event worth telling the operator (a restart, giving up).
+    before_serving : callable, optional
+        Run in each worker before it serves (and before it starts a thread): forks the
+        batch helpers, freezes the garbage collector.
 
     Returns
     -------
@@ -141,6 +151,8 @@ def run_workers(config: uvicorn.Config, sock: socket.socket, workers: int, annou
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                if before_serving is not None:
+                    before_serving()
                 watch_parent(master)
                 server = uvicorn.Server(config)
                 server.run(sockets=[sock])
