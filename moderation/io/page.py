@@ -450,17 +450,19 @@ def _text_of(el) -> str:
     return _text_of(el)
 
 
-def _br_to_newline(m: re.Match) -> str:
-    return BR_MARK + " " * (len(m.group(0)) - 1)
-
-
 def _brs_to_newlines(text: str) -> str:
-    """Each ``<br>`` as :data:`BR_MARK` padded to its length: the usual spellings with
-    ``str.replace``, the others (attributes, odd blanks) with :data:`_BR_TAG`."""
-    for br in ("<br>", "<BR>", "<br/>", "<br />", "<BR/>", "<BR />", "<Br>"):
+    """Each ``<br>`` as :data:`BR_MARK` padded to its length: the spellings the page uses
+    (``<br>``, ``<BR />``, ``<br clear=all>``) found in one pass of :data:`_BR_TAG`, then each
+    replaced with ``str.replace`` (a tag holds no ``<`` or ``>``, so an exact spelling is found
+    only where the pattern matches it).
+
+    Examples
+    --------
+    >>> _brs_to_newlines("a<br>b<BR />c<bread>") == "a" + BR_MARK + "   b" + BR_MARK + "     c<bread>"
+    True
+    """
+    for br in set(_BR_TAG.findall(text)):
         text = text.replace(br, BR_MARK + " " * (len(br) - 1))
-    if "<br" in text or "<BR" in text or "<Br" in text or "<bR" in text:
-        text = _BR_TAG.sub(_br_to_newline, text)
     return text
 
 
@@ -512,6 +514,7 @@ def leading_number(text: str) -> int | None:
 # A post's header is read twice (is it a header? then its date): its date-time is computed once.
 _head_time = functools.lru_cache(maxsize=512)(iso_time)
 _NAMAE = re.compile(r"名前\s*[：:]")
+_COLON = re.compile(r"[：:]")
 _HEAD_START = re.compile(r"(\d{1,7})(?:\s|[：:]|名前|$)")  # matched after lstrip (no leading \s*: linear search)
 _DELETED_HEAD = ("あぼーん", "削除", "うふ～ん", "うふ〜ん")
 
@@ -531,7 +534,7 @@ def head_author(head: str) -> str | None:
     if named:
         end = head.find("投稿日", named.end())
         return head[named.end() : end if end >= 0 else len(head)].strip() or None
-    parts = re.split(r"[：:]", head, maxsplit=2)
+    parts = _COLON.split(head, maxsplit=2)
     return parts[1].strip() or None if len(parts) > 2 else None
 
 
