@@ -101,8 +101,16 @@ _DELETION_KEYS = ("あぼ", "うふ", "削除")
 def _is_deleted(name: str, date: str, body_text: str) -> bool:
     """A deleted post as the dialects mark it: ``あぼーん`` (2ch), ``うふ～ん`` and ``ID:DELETED``
     (bbspink), ``＜削除＞`` (shitaraba), or a deletion notice as the whole body."""
-    if not any(k in name or k in body_text for k in _DELETION_KEYS) and "DELETED" not in date:
-        return False  # every mark and notice holds one of the keys: most posts end here
+    if (
+        "あぼ" not in name
+        and "うふ" not in name
+        and "削除" not in name
+        and "あぼ" not in body_text
+        and "うふ" not in body_text
+        and "削除" not in body_text
+        and "DELETED" not in date
+    ):
+        return False  # every mark and notice holds one of _DELETION_KEYS: most posts end here
     if is_deletion_notice(body_text):
         return True
     for mark in ("あぼーん", "うふ～ん", "うふ〜ん", "＜削除＞"):
@@ -204,6 +212,7 @@ def parse_dat(
     dialect = dialect or detect_dialect([text[a:b] for a, b in line_spans(text[:65536])])
     records: list[Comment] = []
     seen: dict = {}
+    authors: dict[str, str | None] = {}  # a thread has few names: each one's text found once
     rejoined = 0
     titled = False
     numbered = dialect.numbered
@@ -286,7 +295,7 @@ def parse_dat(
                 "comment",
                 body_text,
                 reply_to=reply_to,
-                author=html_to_text(name) or None,
+                author=authors[name] if name in authors else authors.setdefault(name, html_to_text(name) or None),
                 posted_at=iso_time(date),
                 urls=URL_RE.findall(body_text) if "tp" in body_text else [],
                 span=(start, end),
