@@ -140,7 +140,7 @@ def iso_time(text: str) -> str | None:
     >>> iso_time("2025/13/01 12:00") is None
     True
     """
-    fields = _leading_date(text)
+    fields: tuple | None = _leading_date(text)
     if fields is None:
         m = _DATE.search(text)
         if not m:
