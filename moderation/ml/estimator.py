@@ -40,6 +40,7 @@ from ..core import LABELS, Reason, TrainingError
 from .calibration import choose_thresholds, platt, ranking_metrics, threshold_metrics
 from .features import as_frame, build_featurizer
 from .features.base import Comments, columns
+from .logistic import CompactProblem, fit_logistic
 
 
 @dataclass
@@ -365,15 +366,23 @@ class ModerationModel(BaseEstimator):
         else:
             splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         splits = list(splitter.split(np.zeros(len(y)), y, groups))
+        # The matrix is laid out once (used columns, equal rows merged) and each fold's rows once;
+        # along each fold's C path (ascending) a fit starts from the previous C's solution, and
+        # the final fit from the mean of the chosen C's fold solutions (moderation.ml.logistic).
+        problem = CompactProblem(M, y, w)
+        decisions = {C: np.zeros(len(y)) for C in self.C_grid}
+        solutions: dict[float, list[np.ndarray]] = {C: [] for C in self.C_grid}
+        for train, test in splits:
+            fold, w0 = problem.rows(train), None
+            for C in sorted(decisions):
+                _clf, w0 = self._solve(fold, C, w0)
+                decisions[C][test] = problem.decision(w0, test)
+                solutions[C].append(w0)
         best = None
         for C in self.C_grid:
-            decision = np.zeros(len(y))
-            for train, test in splits:
-                clf = self._classifier(C).fit(M[train], y[train], sample_weight=w[train])
-                decision[test] = clf.decision_function(M[test])
-            ap = average_precision_score(y, decision, sample_weight=w)
+            ap = average_precision_score(y, decisions[C], sample_weight=w)
             if best is None or ap > best[0] + 1e-9:
-                best = (ap, C, decision)
+                best = (ap, C, decisions[C])
         assert best is not None  # C_grid is never empty
         _ap, C, decision = best
         a, b = platt(decision, y, w)
@@ -392,12 +401,21 @@ class ModerationModel(BaseEstimator):
         }
         if n_real < len(y):
             metrics["context_swapped_examples"] = int(len(y) - n_real)
-        classifier = self._classifier(C).fit(M, y, sample_weight=w)
+        classifier, _w = self._solve(problem, C, np.mean(solutions[C], axis=0))
         return LabelModel(classifier, (a, b), hold, reject, metrics), oof_real
 
+    def _solve(self, problem: CompactProblem, C: float, w0: np.ndarray | None) -> tuple[LogisticRegression, np.ndarray]:
+        """``self._classifier(C)`` fitted on ``problem`` by :func:`~moderation.ml.logistic.fit_logistic`
+        (liblinear's objective and stopping rule), from ``w0``; and its compact solution."""
+        clf = self._classifier(C)
+        return fit_logistic(
+            problem, C, class_weight=clf.class_weight, tol=clf.tol, max_iter=clf.max_iter, w0=w0, estimator=clf
+        )
+
     def _classifier(self, C: float) -> LogisticRegression:
-        # liblinear's dual solver is the fastest here; a looser tolerance changes the
-        # cross-validated AP by < 0.001 and halves training time on 10k comments.
+        # What each classifier is: liblinear's primal problem (the intercept regularised like a
+        # weight) at this tolerance, which _solve solves (fit_logistic: same problem, same
+        # stopping rule, faster); the loose tolerance changes the cross-validated AP by < 0.001.
         return LogisticRegression(
             C=C,
             solver="liblinear",
