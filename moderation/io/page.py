@@ -192,6 +192,7 @@ class Page:
         self._indexed: set[str] = set()
         self._elements: dict[str, list] | None = None  # tag -> its elements in document order
         self._all: list = []  # every element in document order (one walk, on first use)
+        self._attributes: dict[str, list[str | None]] = {}  # attribute name -> its value on each of _all
         self._starts: dict[str, list[int]] = {}  # tag -> offsets of its start tags in the source
         self._class_tags: dict[str, tuple[str, ...]] = {}
         self._closers: dict[str, re.Pattern] = {}
@@ -354,13 +355,20 @@ class Page:
         >>> [el.text for el in page.find(cls="b")], [el.text for el in page.find("div")]
         (['1', '2'], ['1', '3'])
         """
-        if cls is not None:
-            if cls not in self.blanked:
+        if cls is not None and cls not in self.blanked:
+            return []
+        if under is None and cls is not None:  # the class of every element, read once per page
+            classes = self.attribute("class")
+            names = set(tags)
+            return [
+                el
+                for el, value in zip(self._all, classes, strict=True)
+                if value and cls in value and cls in value.split() and (not names or el.tag in names)
+            ]
+        if cls is not None and not tags:  # only the names of elements that can carry the class: fewer to walk
+            tags = self._tags_with(cls)
+            if not tags:
                 return []
-            if not tags:  # only the names of elements that can carry the class: fewer to walk
-                tags = self._tags_with(cls)
-                if not tags:
-                    return []
         if under is None:  # from the elements found once per page (see elements())
             if len(tags) == 1:
                 found = self.elements(tags[0])
@@ -387,8 +395,32 @@ class Page:
         return names
 
     def xpath(self, path: str) -> list:
-        """Elements the XPath selects (comments and other non-elements left out)."""
-        return [el for el in self.root.xpath(path) if isinstance(getattr(el, "tag", None), str)]
+        """Elements the XPath selects (comments and other non-elements left out).
+
+        ``//*[contains(@class, 'a') or contains(@id, 'b')]``, the form the blog templates are
+        found by, is answered from the page's elements and their attribute values, read once
+        (libxml2's XPath walks the whole tree for each such path).
+
+        Examples
+        --------
+        >>> page = Page('<div class="entry-body">1</div><p id="main-entry">2</p><p>3</p>')
+        >>> [el.text for el in page.xpath("//*[contains(@class, 'entry-') or contains(@id, 'entry')]")]
+        ['1', '2']
+        """
+        m = _CONTAINS_ANY.fullmatch(path)
+        if m is None:
+            return [el for el in self.root.xpath(path) if isinstance(getattr(el, "tag", None), str)]
+        tests = [(self.attribute(name), part) for name, part in _CONTAINS.findall(m.group(1))]
+        return [el for i, el in enumerate(self._all) if any(part in (values[i] or "") for values, part in tests)]
+
+    def attribute(self, name: str) -> list[str | None]:
+        """The value of the attribute ``name`` of every element, in the order of :meth:`elements`
+        (read once per page)."""
+        values = self._attributes.get(name)
+        if values is None:
+            self.elements("")
+            values = self._attributes[name] = [el.get(name) for el in self._all]
+        return values
 
     def title(self, paths: tuple[str, ...] = ("//h1", "//title")) -> tuple[str, tuple[int, int]] | None:
         """The thread title (``<h1>``, else ``<title>`` without the site's name) and its span."""
@@ -515,6 +547,9 @@ def leading_number(text: str) -> int | None:
 _head_time = functools.lru_cache(maxsize=512)(iso_time)
 _NAMAE = re.compile(r"名前\s*[：:]")
 _COLON = re.compile(r"[：:]")
+# An XPath that selects elements by parts of their attributes: //*[contains(@class, 'a') or contains(@id, 'b')].
+_CONTAINS_ANY = re.compile(r"//\*\[(contains\(@[\w-]+, '[^']*'\)(?: or contains\(@[\w-]+, '[^']*'\))*)\]")
+_CONTAINS = re.compile(r"contains\(@([\w-]+), '([^']*)'\)")
 _HEAD_START = re.compile(r"(\d{1,7})(?:\s|[：:]|名前|$)")  # matched after lstrip (no leading \s*: linear search)
 _DELETED_HEAD = ("あぼーん", "削除", "うふ～ん", "うふ〜ん")
 
@@ -573,7 +608,12 @@ def records(
         out.append(Comment(thread, stable_id(thread, "title", t, seen), None, "title", t, span=span, source=source))
     for post in posts:
         deleted = post.deleted or is_deletion_notice(post.body)
-        if not deleted and any(mark in post.head for mark in _DELETED_HEAD) and not _head_time(post.head):
+        head = post.head
+        if (
+            not deleted
+            and ("あぼーん" in head or "削除" in head or "うふ～ん" in head or "うふ〜ん" in head)  # _DELETED_HEAD
+            and not _head_time(head)
+        ):
             deleted = True  # "5 ：あぼーん：あぼーん", "7：＜削除＞：＜削除＞": no date, a deletion mark
         reply_to, body = reply_numbers(post.body)
         if deleted:
