@@ -504,3 +504,40 @@ def test_a_broken_reader_plugin_is_named_in_one_line(installed_reader, tmp_path)
     (tmp_path / "t.txt").write_text("本文", encoding="utf-8")
     with pytest.raises(ExtractError, match=r"reader plugin 'linewise' \(linewise_reader:READER.*cannot be loaded"):
         list(extract(tmp_path / "t.txt"))
+
+
+# --------------------------------------------------------------------------- the size limit inside directories
+
+
+@pytest.fixture
+def small_limit():
+    from moderation.io.inputs import set_max_file_size
+
+    set_max_file_size("1K")
+    yield
+    set_max_file_size(None)
+
+
+def test_a_dump_over_the_limit_inside_a_directory_is_left_out_by_the_walk(tmp_path, small_limit):
+    """What lists a directory's dumps (the cluster's planner, training, adapt) never sees a file
+    over --max-file-size: the cluster read one whole though its workers do not share the limit."""
+    from moderation.io.walk import walk
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "a.txt").write_text("本文です。\n", encoding="utf-8")
+    (dumps / "big.jsonl").write_text('{"id": "1", "text": "長い"}\n' * 100, encoding="utf-8")
+    told: list[str] = []
+    assert [p.name for p in walk([dumps], warn=told.append)] == ["a.txt"]
+    assert len(told) == 1 and told[0].startswith(f"skipped {dumps / 'big.jsonl'}: ") and "--max-file-size" in told[0]
+    assert [p.name for p in walk([dumps])] == ["a.txt"]  # left out without a warn too
+    # Label files (explicit suffixes) are listed: their reader refuses them with its own message.
+    assert [p.name for p in walk([dumps], suffixes=[".jsonl"])] == ["big.jsonl"]
+    with pytest.raises(ExtractError, match="over the 1 KiB"):
+        walk([dumps / "big.jsonl"])  # a file named directly is refused, as before
+    # extract: skipped with one warning; strict, the file is an error.
+    warned: list[str] = []
+    assert [r.text for r in extract(dumps, warn=warned.append)] == ["本文です。"]
+    assert warned == told
+    with pytest.raises(ExtractError, match="over the 1 KiB"):
+        list(extract(dumps, skip_unreadable_in_dirs=False))

@@ -228,7 +228,7 @@ def extract(
         path = Path(p)
         if path.is_dir():
             readable = 0
-            for f in walk([path]):
+            for f in walk([path], skip_oversized=skip_unreadable_in_dirs, warn=warn):
                 records = extract_file(
                     f, input_format=input_format, encoding=encoding, warn=warn, note=note, json_fields=json_fields
                 )

@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..core import ExtractError
+from ..core import ExtractError, Warn
 from . import registry
-from .inputs import check_input
+from .inputs import check_input, max_file_size
 
 
 def walk(
@@ -16,10 +16,18 @@ def walk(
     *,
     suffixes: Iterable[str] | None = None,
     describe: str = "files to read (.txt, .dat, .html, .csv, .jsonl, …)",
+    skip_oversized: bool | None = None,
+    warn: Warn | None = None,
 ) -> list[Path]:
     """The files named, with directories walked: sorted, hidden files and folders skipped,
     and only files with one of ``suffixes`` (default: the readable formats' extensions, or
     none), so a README.md or an expected.json beside the dumps is not read as a thread.
+
+    A thread dump inside a directory that is over :func:`moderation.io.inputs.max_file_size`
+    is left out here (reported through ``warn``), as :func:`moderation.io.extraction.extract`
+    skips a file it cannot read: so whatever reads the list (the cluster's planner, which only
+    looks at the start of each file, and its workers, which do not share this process's
+    ``--max-file-size``) never opens it.
 
     Parameters
     ----------
@@ -30,6 +38,12 @@ def walk(
         and files without a suffix.
     describe : str
         What the files are, for the error about a directory without any.
+    skip_oversized : bool, optional
+        Leave out the files inside a directory that are over the size limit. Default: for
+        thread dumps (no ``suffixes``) yes; for other files (label files) no, so the caller's
+        own check refuses them.
+    warn : callable, optional
+        Told ``skipped <path>: <size>, over the …`` for each file left out.
 
     Returns
     -------
@@ -68,7 +82,20 @@ def walk(
             )
             if not found:
                 raise ExtractError(f"{p}: directory has no {describe}")
+            if (suffixes is None if skip_oversized is None else skip_oversized) and max_file_size():
+                found = [f for f in found if _within_limit(f, warn)]
             files.extend(found)
         else:
             files.append(path)
     return files
+
+
+def _within_limit(path: Path, warn: Warn | None) -> bool:
+    """Whether a file found in a directory may be read (reported through ``warn`` when not)."""
+    try:
+        check_input(path)
+    except ExtractError as exc:
+        if warn:
+            warn(f"skipped {exc}")
+        return False
+    return True
