@@ -1,0 +1,40 @@
+"""The lexicon's Aho-Corasick automaton finds what its trie-shaped regular expression finds.
+
+Scanning a long comment with the pattern cost 0.75 ms per 4,000 characters (it is tried at
+every position); the automaton is linear in the text. Both must give the leftmost-longest,
+non-overlapping spellings, on any text: here texts are built from the lexicon's own
+spellings, their prefixes and suffixes (the near misses a trie must back out of), kana and
+separators.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.ml.lexicon import Lexicon
+from moderation.ml.text import WILDCARD
+
+LEX = Lexicon.load()
+KEYS = sorted(LEX._by_folded)
+PIECES = KEYS + [k[:-1] for k in KEYS if len(k) > 1] + [k[1:] for k in KEYS if len(k) > 1]
+FILLER = ["", "の", "は", "ン", "人", " ", "、", "ｗ", "a", "。"]
+
+
+def _by_pattern(folded: str) -> list[tuple[int, int, str]]:
+    assert LEX._cjk_re is not None
+    return [(m.start(), m.end(), m.group(0)) for m in LEX._cjk_re.finditer(folded)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.sampled_from(FILLER)), max_size=25))
+def test_the_automaton_finds_what_the_pattern_finds(parts):
+    folded = "".join(parts).replace(WILDCARD, "")
+    assert list(LEX._cjk_spans(folded)) == _by_pattern(folded)
+
+
+def test_every_spelling_alone_and_run_together():
+    for key in KEYS:
+        assert list(LEX._cjk_spans(key)) == _by_pattern(key) == [(0, len(key), key)]
+    joined = "".join(KEYS)
+    assert list(LEX._cjk_spans(joined)) == _by_pattern(joined)
