@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import re
@@ -203,7 +204,10 @@ class Lexicon:
             masked = [
                 norm.span(m.start(), m.end()) for m in self._exceptions_re.finditer(norm.text) if m.end() > m.start()
             ]
-            hits = [h for h in hits if not any(a <= h.span[0] and h.span[1] <= b for a, b in masked)]
+            # finditer's matches do not overlap and come in order: only the last one starting at
+            # or before a hit can hold it (a binary search, not a scan per hit).
+            starts = [a for a, _b in masked]
+            hits = [h for h in hits if not _inside(h.span, masked, bisect.bisect_right(starts, h.span[0]) - 1)]
         hits.sort(key=lambda h: h.span)
         return hits
 
@@ -314,6 +318,10 @@ def _kana_boundary(folded: str, start: int, end: int, length: int) -> bool:
     if before and _KANA_CHAR.match(before) and (length <= 2 or not _PARTICLE.match(before)):
         return False
     return not (after and _KANA_CHAR.match(after) and not _PARTICLE.match(after))
+
+
+def _inside(span: tuple[int, int], masked: list[tuple[int, int]], at: int) -> bool:
+    return at >= 0 and masked[at][1] >= span[1]
 
 
 def trie_pattern(words: list[str]) -> str:
