@@ -38,3 +38,19 @@ def test_every_spelling_alone_and_run_together():
         assert list(LEX._cjk_spans(key)) == _by_pattern(key) == [(0, len(key), key)]
     joined = "".join(KEYS)
     assert list(LEX._cjk_spans(joined)) == _by_pattern(joined)
+
+
+def _by_masked_pattern(folded: str) -> list[tuple[int, int, str]]:
+    assert LEX._cjk_masked_re is not None
+    return [(m.start(), m.end(), m.group(0)) for m in LEX._cjk_masked_re.finditer(folded)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.sampled_from(FILLER), st.just(WILDCARD)), max_size=25))
+def test_masked_texts_get_what_the_masked_pattern_finds(parts):
+    """Masks (支〇人) take the masked pattern, tried only where a match can start."""
+    folded = "".join(parts) + WILDCARD
+    assert list(LEX._cjk_spans(folded)) == _by_masked_pattern(folded)
+    masked = "".join(WILDCARD if i % 3 == 1 else c for i, c in enumerate("".join(parts)))
+    if WILDCARD in masked:
+        assert list(LEX._cjk_spans(masked)) == _by_masked_pattern(masked)

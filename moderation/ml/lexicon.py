@@ -162,6 +162,7 @@ class Lexicon:
         # linear in the text (the pattern is tried at every position: 0.75 ms per 4,000
         # characters); the pattern stays for the check that they agree (tests/test_lexicon_automaton.py).
         self._cjk_automaton = None
+        self._longest_cjk = max(map(len, cjk), default=0)
         if cjk:
             self._cjk_automaton = ahocorasick.Automaton()
             for key in cjk:
@@ -247,11 +248,31 @@ class Lexicon:
 
     def _cjk_spans(self, folded: str) -> Iterable[tuple[int, int, str]]:
         """(start, end, matched text) of the leftmost-longest CJK spellings in ``folded``."""
+        assert self._cjk_automaton is not None and self._cjk_masked_re is not None  # compiled together
         if WILDCARD in folded:
-            assert self._cjk_masked_re is not None  # compiled with the others
-            return ((m.start(), m.end(), m.group(0)) for m in self._cjk_masked_re.finditer(folded))
-        assert self._cjk_automaton is not None
+            return self._masked_spans(folded)
         return ((last + 1 - len(key), last + 1, key) for last, key in self._cjk_automaton.iter_long(folded))
+
+    def _masked_spans(self, folded: str) -> Iterable[tuple[int, int, str]]:
+        """``finditer`` of the masked pattern, tried only where a match can start: where a
+        spelling occurs as written (the automaton finds every such place) or close enough
+        before a mask to reach it. Elsewhere the pattern cannot match, and trying it at every
+        position of a long comment cost a millisecond per thousand characters."""
+        assert self._cjk_automaton is not None and self._cjk_masked_re is not None
+        starts = {last + 1 - len(key) for last, key in self._cjk_automaton.iter(folded)}
+        reach = self._longest_cjk - 1
+        at = folded.find(WILDCARD)
+        while at >= 0:
+            starts.update(range(max(0, at - reach), at + 1))
+            at = folded.find(WILDCARD, at + 1)
+        pos = 0
+        for start in sorted(starts):
+            if start < pos:
+                continue
+            m = self._cjk_masked_re.match(folded, start)
+            if m is not None:
+                yield m.start(), m.end(), m.group(0)
+                pos = m.end()
 
     def might_match(self, text: str) -> bool:
         """A fast screen on the views without offset maps: False means no hit for sure
