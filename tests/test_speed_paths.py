@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from moderation.labels import load_training_data
 from moderation.ml import text as text_module
 from moderation.ml.estimator import ModerationModel
-from moderation.ml.explain import explain, unit_sums
+from moderation.ml.explain import _script, _script_units, explain, unit_sums
 from moderation.ml.features import LexiconFeatures, rows
 from moderation.ml.features.base import Comments, TfidfCounts, hashed_ngrams, hashed_ngrams_one, spread, tfidf_row
 from moderation.ml.features.relevance import RelevanceFeatures
@@ -216,3 +216,25 @@ def test_spread_adds_in_the_order_np_add_at_did(items):
         np.add.at(steps, spans[:, 1], -per_char)
         expected = np.cumsum(steps)[:length]
     assert np.array_equal(spread(length, values, spans), expected)
+
+
+def _script_runs_by_loop(text: str) -> tuple[tuple[int, int], ...]:
+    """The straightforward per-character loop the explanations' script runs once were."""
+    units, start = [], 0
+    for i in range(1, len(text) + 1):
+        if i == len(text):
+            units.append((start, i))
+            break
+        a, b = _script(text[i - 1]), _script(text[i])
+        if a != b and not (a == "han" and b == "hira"):
+            units.append((start, i))
+            start = i
+    return tuple((a, b) for a, b in units if text[a:b].strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60))
+def test_script_runs_are_the_per_character_runs(text):
+    assert _script_units(text) == _script_runs_by_loop(text)
+    mixed = "出ていけ チョン ｗｗ Korea 한국 々〆 \u200b!!" + text
+    assert _script_units(mixed) == _script_runs_by_loop(mixed)
