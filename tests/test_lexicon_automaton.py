@@ -12,6 +12,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moderation.ml.features.groups import GroupHostility
 from moderation.ml.lexicon import Lexicon
 from moderation.ml.text import WILDCARD
 
@@ -54,3 +55,17 @@ def test_masked_texts_get_what_the_masked_pattern_finds(parts):
     masked = "".join(WILDCARD if i % 3 == 1 else c for i, c in enumerate("".join(parts)))
     if WILDCARD in masked:
         assert list(LEX._cjk_spans(masked)) == _by_masked_pattern(masked)
+
+
+GROUPS = GroupHostility.load()
+GROUP_KEYS = sorted(GROUPS._g.by_key) + sorted(GROUPS._h.by_key)
+GROUP_PIECES = GROUP_KEYS + [k[:-1] for k in GROUP_KEYS if len(k) > 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(GROUP_PIECES), st.sampled_from(FILLER)), max_size=25))
+def test_group_and_hostility_spellings_are_found_as_their_pattern_finds_them(parts):
+    view = "".join(parts)
+    for matcher in (GROUPS._g, GROUPS._h):
+        expected = [(m.start(), m.end(), m.group(0)) for m in matcher.cjk_re.finditer(view)]
+        assert list(matcher.cjk.finditer(view)) == expected

@@ -20,7 +20,7 @@ import bisect
 import csv
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -158,16 +158,11 @@ class Lexicon:
         # A trie-shaped pattern keeps matching fast; texts with masking marks (支〇人) take a
         # second pattern where each character may also be the WILDCARD.
         self._cjk_re = re.compile(trie_pattern(cjk)) if cjk else None
-        # The same leftmost-longest, non-overlapping matches from an Aho-Corasick automaton:
-        # linear in the text (the pattern is tried at every position: 0.75 ms per 4,000
-        # characters); the pattern stays for the check that they agree (tests/test_lexicon_automaton.py).
-        self._cjk_automaton = None
+        # The same leftmost-longest, non-overlapping matches from an Aho-Corasick automaton,
+        # linear in the text; the pattern stays for the check that they agree
+        # (tests/test_lexicon_automaton.py).
+        self._cjk_finder = LiteralFinder(cjk) if cjk else None
         self._longest_cjk = max(map(len, cjk), default=0)
-        if cjk:
-            self._cjk_automaton = ahocorasick.Automaton()
-            for key in cjk:
-                self._cjk_automaton.add_word(key, key)
-            self._cjk_automaton.make_automaton()
         self._cjk_masked_re = (
             re.compile("|".join("".join(f"[{re.escape(c)}{WILDCARD}]" for c in s) for s in cjk)) if cjk else None
         )
@@ -248,18 +243,18 @@ class Lexicon:
 
     def _cjk_spans(self, folded: str) -> Iterable[tuple[int, int, str]]:
         """(start, end, matched text) of the leftmost-longest CJK spellings in ``folded``."""
-        assert self._cjk_automaton is not None and self._cjk_masked_re is not None  # compiled together
+        assert self._cjk_finder is not None and self._cjk_masked_re is not None  # compiled together
         if WILDCARD in folded:
             return self._masked_spans(folded)
-        return ((last + 1 - len(key), last + 1, key) for last, key in self._cjk_automaton.iter_long(folded))
+        return self._cjk_finder.finditer(folded)
 
     def _masked_spans(self, folded: str) -> Iterable[tuple[int, int, str]]:
         """``finditer`` of the masked pattern, tried only where a match can start: where a
         spelling occurs as written (the automaton finds every such place) or close enough
         before a mask to reach it. Elsewhere the pattern cannot match, and trying it at every
         position of a long comment cost a millisecond per thousand characters."""
-        assert self._cjk_automaton is not None and self._cjk_masked_re is not None
-        starts = {last + 1 - len(key) for last, key in self._cjk_automaton.iter(folded)}
+        assert self._cjk_finder is not None and self._cjk_masked_re is not None
+        starts = self._cjk_finder.starts(folded)
         reach = self._longest_cjk - 1
         at = folded.find(WILDCARD)
         while at >= 0:
@@ -286,7 +281,7 @@ class Lexicon:
         folded = fold_text(norm, kana=False, normalized=True)
         if WILDCARD in folded:
             return self._cjk_masked_re is not None and self._cjk_masked_re.search(folded) is not None
-        return self._cjk_automaton is not None and next(self._cjk_automaton.iter(folded), None) is not None
+        return self._cjk_finder is not None and self._cjk_finder.occurs_in(folded)
 
     def _resolve(self, matched: str) -> tuple[str, Entry] | None:
         """The (key, entry) a possibly masked match stands for; too many masks is no match."""
@@ -343,6 +338,43 @@ def _kana_boundary(folded: str, start: int, end: int, length: int) -> bool:
 
 def _inside(span: tuple[int, int], masked: list[tuple[int, int]], at: int) -> bool:
     return at >= 0 and masked[at][1] >= span[1]
+
+
+class LiteralFinder:
+    """Many literal words found in a text, leftmost-longest and not overlapping: what
+    ``re.finditer`` of :func:`trie_pattern` gives, from an Aho-Corasick automaton
+    (``pyahocorasick``), linear in the text (the pattern is tried at every position: a
+    millisecond per few thousand characters).
+
+    Examples
+    --------
+    >>> list(LiteralFinder(["チョン", "チョ", "ン"]).finditer("チョンとチョ"))
+    [(0, 3, 'チョン'), (4, 6, 'チョ')]
+    """
+
+    def __init__(self, words: Iterable[str]):
+        self._automaton = ahocorasick.Automaton()
+        for word in words:
+            if word:
+                self._automaton.add_word(word, word)
+        self._empty = not len(self._automaton)
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def finditer(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """(start, end, word) of each leftmost-longest occurrence, in order."""
+        if self._empty:
+            return iter(())
+        return ((last + 1 - len(word), last + 1, word) for last, word in self._automaton.iter_long(text))
+
+    def starts(self, text: str) -> set[int]:
+        """Where any of the words starts (overlapping occurrences included)."""
+        if self._empty:
+            return set()
+        return {last + 1 - len(word) for last, word in self._automaton.iter(text)}
+
+    def occurs_in(self, text: str) -> bool:
+        return not self._empty and next(self._automaton.iter(text), None) is not None
 
 
 def trie_pattern(words: list[str]) -> str:

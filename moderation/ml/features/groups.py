@@ -40,7 +40,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ...core import LexiconError
-from ..lexicon import CATEGORIES, trie_pattern
+from ..lexicon import CATEGORIES, LiteralFinder, trie_pattern
 from ..text import normalize, normalize_text
 from .base import string_input_tags, texts_of
 
@@ -145,6 +145,8 @@ class _Matcher:
                 self.adjacent.add(key)
             (self.latin if _LATIN.match(key) else self.by_key).setdefault(key, t)
         self.cjk_re = re.compile(trie_pattern(sorted(self.by_key, key=len, reverse=True))) if self.by_key else None
+        # The pattern's matches, linear in the text (the pattern stays for tests/test_lexicon_automaton.py).
+        self.cjk = LiteralFinder(self.by_key)
         self.latin_re = (
             re.compile(
                 r"(?<![a-z])(?:"
@@ -159,8 +161,7 @@ class _Matcher:
         """Matches in ``view`` (kana folded); neighbours are judged on ``raw`` (the same
         text before hiragana became katakana: な after 女 is not part of the word)."""
         if self.cjk_re is not None:
-            for m in self.cjk_re.finditer(view):
-                key, a, b = m.group(0), m.start(), m.end()
+            for a, b, key in self.cjk.finditer(view):
                 t = self.by_key.get(key)
                 if t is None:
                     continue
