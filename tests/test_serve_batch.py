@@ -102,6 +102,11 @@ def test_the_documented_batch_is_accepted_and_bounded_by_its_time_budget(hook):
     body = _is_error(r, 413, "payload_too_large")
     assert "did not finish within 2 s" in body["error"]["message"] and "\n" not in body["error"]["message"]
     assert elapsed < 30, elapsed  # the chunks not started were dropped
+    # The speed of the chunks scored meanwhile says this batch cannot finish in 2 s: sent again,
+    # it is refused at once, before any scoring.
+    t0 = time.monotonic()
+    again = _is_error(hook.client.post("/v1/review:batch", content=raw, timeout=120), 413, "payload_too_large")
+    assert "would take about" in again["error"]["message"] and time.monotonic() - t0 < 10, again
     # The server answers at once afterwards, and a small batch is scored as before.
     assert hook.client.get("/healthz").status_code == 200
     small = hook.client.post("/v1/review:batch", json={"items": [{"text": "ﾁｮﾝは帰れ"}, {"text": "いい試合だった"}]})
@@ -188,3 +193,25 @@ def test_a_bad_budget_setting_stops_the_server_at_start(tmp_path):
     )
     assert proc.returncode != 0 and "MODERATION_BATCH_SECONDS" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_batch_that_would_finish_too_late_behind_others_is_told_when_to_come_back():
+    import asyncio
+
+    from moderation.apps.serve.batch import BusyError, OverBudgetError
+
+    scorer = BatchScorer(Moderator.load(MODEL), seconds=10)
+    texts = ["いい試合だった"] * 10  # 70 characters
+    assert json.loads(asyncio.run(scorer.score(texts, [""] * 10, explain=False)))["results"]
+    assert scorer.seconds_per_char[False] is not None and scorer.seconds_per_char[True] is None
+    scorer.seconds_per_char[False] = 0.1  # 7 s for this batch: within the budget alone
+    scorer.queued_chars = 50  # 5 s of batches ahead of it
+    with pytest.raises(BusyError) as busy:
+        asyncio.run(scorer.score(texts, [""] * 10, explain=False))
+    assert busy.value.retry_after == 5 and "send it again in 5 s" in str(busy.value)
+    scorer.queued_chars = 0
+    with pytest.raises(OverBudgetError, match="would take about 14 s"):
+        asyncio.run(scorer.score(texts * 2, [""] * 20, explain=False))
+    assert scorer.queued_chars == 0
+    # Explanations have their own speed: not measured yet, nothing is refused up front.
+    assert json.loads(asyncio.run(scorer.score(texts * 2, [""] * 20, explain=True)))["results"]

@@ -44,7 +44,7 @@ from ...display import displayable
 from ...labels import append_events, label_event
 from ...moderator import Moderator
 from ...policy import Decider, PolicyConfig
-from .batch import BatchScorer, HelperDiedError, OverBudgetError, batch_seconds
+from .batch import BatchScorer, BusyError, HelperDiedError, OverBudgetError, batch_seconds
 from .batch import dumps as _dumps
 from .guard import BODY_TIMEOUT
 from .perspective import (
@@ -631,6 +631,15 @@ def create_app(
             error_body(request.url.path, 413, "payload_too_large", str(exc)),
             status_code=413,
             media_type="application/json",
+        )
+
+    @app.exception_handler(BusyError)
+    async def busy(request: Request, exc: BusyError) -> Response:
+        return Response(
+            error_body(request.url.path, 503, "unavailable", str(exc)),
+            status_code=503,
+            media_type="application/json",
+            headers={"retry-after": str(exc.retry_after)},
         )
 
     @app.exception_handler(HelperDiedError)

@@ -16,7 +16,12 @@ its size. :class:`BatchScorer` scores the chunks:
 Each chunk comes back as the JSON of its results (:func:`dumps`), so the serving process only
 joins bytes. A batch that has not finished within its time budget (:data:`BATCH_SECONDS`,
 ``MODERATION_BATCH_SECONDS``) stops: the chunks not started are dropped and the request is
-refused with :class:`OverBudgetError`, which the application answers as ``413``.
+refused with :class:`OverBudgetError`, which the application answers as ``413``. Once chunks
+have been scored, their speed (seconds per character, with and without explanations) says
+up front what cannot finish in time, so no work is spent on it: a batch that alone would take
+longer than the budget is refused at once (:class:`OverBudgetError`, ``413``), one that would
+finish too late behind the batches already accepted is told when to come back
+(:class:`BusyError`, ``503`` with ``Retry-After``).
 
 Examples
 --------
@@ -34,9 +39,11 @@ import concurrent.futures
 import contextlib
 import gc
 import json
+import math
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +171,15 @@ def score_chunk(texts: list[str], contexts: list[str], explain: bool, moderator:
     return dumps([d.to_dict() for d in moderator.decide_texts(texts, contexts, explain=explain)])
 
 
+def timed_chunk(
+    texts: list[str], contexts: list[str], explain: bool, moderator: Moderator | None = None
+) -> tuple[float, bytes]:
+    """:func:`score_chunk` and the seconds it took (where it ran: a helper's share of the machine)."""
+    start = time.perf_counter()
+    body = score_chunk(texts, contexts, explain, moderator)
+    return time.perf_counter() - start, body
+
+
 def _helper_start(parent: int, close_fds: tuple[int, ...]) -> None:
     """Set up a helper process: it dies with the serving process, Ctrl-C is its parent's to
     handle (no traceback from every helper), and it holds no listening socket."""
@@ -184,6 +200,20 @@ def _ready() -> int:
 
 class OverBudgetError(Exception):
     """A batch did not finish within its time budget; the message says so in one line."""
+
+
+class BusyError(Exception):
+    """The batches already accepted would keep a new one past its time budget.
+
+    Attributes
+    ----------
+    retry_after : int
+        Seconds after which the batches ahead should be done.
+    """
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class HelperDiedError(Exception):
@@ -231,6 +261,11 @@ class BatchScorer:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._close_fds: tuple[int, ...] = ()
+        #: Characters of the batches being scored (or waiting) in this process.
+        self.queued_chars = 0
+        #: Seconds per character of one helper (or the thread), with and without explanations:
+        #: measured on every chunk (an exponential average), None until a chunk was scored.
+        self.seconds_per_char: dict[bool, float | None] = {False: None, True: None}
 
     @property
     def started(self) -> bool:
@@ -280,18 +315,57 @@ class BatchScorer:
         Raises
         ------
         OverBudgetError
-            The batch did not finish within ``seconds``.
+            The batch did not finish within ``seconds``, or (refused before any scoring) would
+            take longer than ``seconds`` at the speed measured on the chunks scored so far.
+        BusyError
+            The batches accepted before would keep this one past ``seconds``.
         HelperDiedError
             A helper died while scoring.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.seconds
+        chars = sum(len(t) for t in texts)
+        self._admit(chars, explain)
+        self.queued_chars += chars
+        try:
+            return await self._score(texts, contexts, explain, deadline)
+        finally:
+            self.queued_chars -= chars
+
+    def _admit(self, chars: int, explain: bool) -> None:
+        """Refuse at once a batch that the measured speed says cannot finish within the budget."""
+        rate = self.seconds_per_char[explain]
+        if rate is None:
+            return
+        parallel = max(1, self.helpers) if self._pool is not None else 1
+        alone = chars * rate / parallel
+        if alone > self.seconds:
+            raise OverBudgetError(
+                f"the batch would take about {alone:.0f} s ({chars:,} characters at the speed of the batches "
+                f"scored so far), more than the budget of {self.seconds:g} s; send fewer or shorter comments per batch"
+            )
+        ahead = self.queued_chars * rate / parallel
+        if ahead + alone > self.seconds:
+            raise BusyError(
+                f"the batches being scored hold {self.queued_chars:,} characters (about {ahead:.0f} s): this one "
+                f"would not finish within {self.seconds:g} s; send it again in {math.ceil(ahead)} s",
+                math.ceil(ahead),
+            )
+
+    def _measured(self, explain: bool, seconds: float, chars: int) -> None:
+        if chars > 0:
+            rate = seconds / chars
+            old = self.seconds_per_char[explain]
+            self.seconds_per_char[explain] = rate if old is None else 0.7 * old + 0.3 * rate
+
+    async def _score(self, texts: list[str], contexts: list[str], explain: bool, deadline: float) -> bytes:
+        loop = asyncio.get_running_loop()
         bounds = collections.deque(
             chunk_bounds([len(t) for t in texts], max_items=self.max_items, max_chars=self.max_chars)
         )
         pool = self._pool
         in_flight = 2 * self.helpers if pool is not None else 2
-        pending: collections.deque[tuple[int, asyncio.Future[bytes]]] = collections.deque()
+        pending: collections.deque[tuple[int, int, asyncio.Future[tuple[float, bytes]]]] = collections.deque()
         parts: list[bytes] = []
         done = 0
         try:
@@ -299,15 +373,16 @@ class BatchScorer:
                 while bounds and len(pending) < in_flight:
                     a, b = bounds.popleft()
                     if pool is not None:
-                        job = loop.run_in_executor(pool, score_chunk, texts[a:b], contexts[a:b], explain)
+                        job = loop.run_in_executor(pool, timed_chunk, texts[a:b], contexts[a:b], explain)
                     else:
                         job = loop.run_in_executor(
-                            self._thread, score_chunk, texts[a:b], contexts[a:b], explain, self.moderator
+                            self._thread, timed_chunk, texts[a:b], contexts[a:b], explain, self.moderator
                         )
-                    pending.append((b - a, job))
-                size, job = pending[0]
-                part = await asyncio.wait_for(job, max(0.0, deadline - loop.time()))
+                    pending.append((b - a, sum(len(t) for t in texts[a:b]), job))
+                size, chars, job = pending[0]
+                seconds, part = await asyncio.wait_for(job, max(0.0, deadline - loop.time()))
                 pending.popleft()
+                self._measured(explain, seconds, chars)
                 parts.append(part[1:-1])
                 done += size
         except asyncio.TimeoutError:
@@ -321,7 +396,7 @@ class BatchScorer:
                 "a batch helper process died while scoring; nothing was answered, try again"
             ) from None
         finally:
-            for _size, job in pending:
+            for _size, _chars, job in pending:
                 job.cancel()  # the chunks not started are dropped
         return b'{"results":[' + b",".join(parts) + b"]}"
 
