@@ -146,6 +146,12 @@ def iso_time(text: str) -> str | None:
         if not m:
             return None
         fields = m.groups()
+    return _iso_of(fields)
+
+
+def _iso_of(fields: tuple) -> str | None:
+    """ISO 8601 from the groups of :data:`_DATE` (year, month, day, hour, minute, second or
+    None); None when they are not a valid date-time."""
     y_text, mo_text, d_text, h_text, mi_text, s_text = fields
     if len(y_text) == 4 and len(mo_text) == len(d_text) == len(h_text) == 2 and s_text:
         # The usual 2025/08/01(金) 12:34:56: checked as strings (same-length digit strings
