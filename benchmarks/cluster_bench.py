@@ -16,12 +16,17 @@ model loads and output included); for the cluster the time of the job itself (fr
 ``_SUCCESS`` summary: planning, model check on every worker, scoring and writing) is printed
 too. Per-worker memory is the peak resident set size of each worker process, sampled from
 /proc every 0.2 s by psutil. Every run's output is checked: same number of rows as comments.
+Beside each wall time: the CPU seconds of the command and all its processes (user + system,
+from the kernel's accounting of waited-for children: less disturbed by other people's load than
+the wall clock) and the load average before and after it, since the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,9 +41,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_bench import build  # noqa: E402
 
 
-def run(cmd: list[str]) -> tuple[float, dict[int, float], str]:
-    """Wall time, peak RSS (MB) of each child process of the command, and its stderr."""
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run(cmd: list[str]) -> tuple[float, float, dict[int, float], str]:
+    """Wall time, CPU seconds, peak RSS (MB) of each child process of the command, and its stderr."""
     peaks: dict[int, float] = {}
+    cpu0 = cpu_of_children()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err: list[str] = []
@@ -60,7 +75,7 @@ def run(cmd: list[str]) -> tuple[float, dict[int, float], str]:
     reader.join()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{''.join(err)}")
-    return wall, peaks, "".join(err)
+    return wall, cpu_of_children() - cpu0, peaks, "".join(err)
 
 
 def main() -> None:
@@ -90,18 +105,24 @@ def main() -> None:
             singles.append(("single machine, --jobs 1", ["--jobs", "1"]))
         for name, extra in singles:
             out = tmp / "single.jsonl"
-            wall, _peaks, _ = run([exe, "score", str(data), "--format", "jsonl", "--out", str(out), *extra])
+            before = load()
+            wall, cpu, _peaks, _ = run([exe, "score", str(data), "--format", "jsonl", "--out", str(out), *extra])
             with open(out, "rb") as fh:
                 rows = sum(1 for _ in fh)
             assert rows == args.n, (name, rows)
             out.unlink()
-            results[name] = wall
-            print(f"{name}: {wall:.1f} s = {args.n / wall:,.0f} comments/s")
+            results[name] = (wall, cpu)
+            print(
+                f"{name}: {wall:.1f} s = {args.n / wall:,.0f} comments/s; {cpu:.1f} s CPU; load {before} -> {load()}",
+                flush=True,
+            )
 
-        cluster = {}
+        cluster: dict[int, tuple[float, float, float]] = {}
+        peak_all = 0.0
         for workers in (1, 2):
             out = tmp / f"out{workers}"
-            wall, peaks, _err = run(
+            before = load()
+            wall, cpu, peaks, _err = run(
                 [
                     exe,
                     "score",
@@ -119,17 +140,27 @@ def main() -> None:
             job = summary["seconds"]
             # the worker processes are the big children (a resource tracker is a few MB)
             worker_peaks = sorted((mb for mb in peaks.values() if mb > 100), reverse=True)
-            cluster[workers] = (wall, job)
+            cluster[workers] = (wall, job, cpu)
+            peak_all = max([peak_all, *worker_peaks[:workers]])
             print(
                 f"cluster local:{workers}: {wall:.1f} s = {args.n / wall:,.0f} comments/s "
                 f"(job alone {job:.1f} s = {args.n / job:,.0f}/s), {summary['partitions']} partitions; "
-                f"peak RSS per worker process: {', '.join(f'{p:.0f} MB' for p in worker_peaks[:workers]) or 'n/a'}"
+                f"peak RSS per worker process: {', '.join(f'{p:.0f} MB' for p in worker_peaks[:workers]) or 'n/a'}; "
+                f"{cpu:.1f} s CPU; load {before} -> {load()}",
+                flush=True,
             )
         ratio_wall = cluster[1][0] / cluster[2][0]
         ratio_job = cluster[1][1] / cluster[2][1]
-        base = results["single machine, default --jobs (2)"]
+        base = results["single machine, default --jobs (2)"][0]
         print(f"speed-up, 2 workers / 1 worker: {ratio_wall:.2f}x (whole command), {ratio_job:.2f}x (job alone)")
         print(f"cluster local:2 / single machine default --jobs: {base / cluster[2][0]:.2f}x (whole command)")
+        if "single machine, --jobs 1" in results:
+            wall1, cpu1 = results["single machine, --jobs 1"]
+            print(
+                f"cluster local:1 / single machine --jobs 1: {wall1 / cluster[1][0]:.2f}x the speed (whole command), "
+                f"{cluster[1][2] / cpu1:.2f}x the CPU seconds"
+            )
+        print(f"peak RSS of a worker process, largest of both runs: {peak_all:.0f} MB (bar: under 500 MB)")
         print(f"load after: {psutil.getloadavg()} on {psutil.cpu_count()} cores")
 
 
