@@ -11,7 +11,12 @@ bytes: ``lxml.html`` (pages), ``str.split`` (dats), :mod:`csv`, :mod:`json`, pya
 and CPU seconds are both printed with the load average: the machine is shared, so compare
 the ratio to the reference measured in the same run.
 
-    python benchmarks/extract_bench.py [--mb 20] [--repeat 3]
+    python benchmarks/extract_bench.py [--mb 20] [--repeat 3] [--only matome,txt] [--profile 12]
+
+``--only`` keeps the formats whose file name holds one of the given words (and skips the
+generated dump and the hostile inputs); ``--profile N`` prints the N functions with the most
+time of their own (cProfile, one read of each file) under each line, to see where a format's
+time goes.
 """
 
 from __future__ import annotations
@@ -61,7 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=20.0, help="size of the generated dump")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated words: only the formats whose file name holds one")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="top N functions of each format (own time)")
     args = parser.parse_args()
+    only = [word for word in args.only.split(",") if word]
+    if only:
+        formats(args.repeat, only=only, profile=args.profile)
+        return
     text = build_corpus(args.mb)
     mb = len(text.encode("utf-8")) / 1e6
     records = parse_scrape(text)
@@ -80,7 +91,7 @@ def main() -> None:
     print(f"extract_file (read+decode+detect): {mb / whole:8.1f} MB/s  ({whole:.2f} s)")
     print(f"reference: naive line split      {mb / naive:8.1f} MB/s  ({naive:.2f} s)")
     print(f"goal: >= 5 MB/s on one core -> {'met' if mb / whole >= 5 else 'NOT met'}")
-    formats(args.repeat)
+    formats(args.repeat, profile=args.profile)
     hostile()
 
 
@@ -173,7 +184,22 @@ def _bare(path: Path):
     return lambda: lxml.html.document_fromstring(path.read_bytes())
 
 
-def formats(repeat: int, target_mb: float = 4.0) -> None:
+def _profile(path: Path, top: int) -> None:
+    """The ``top`` functions with the most time of their own in one read of ``path``."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: sum(1 for _ in extract_file(path)))
+    stats = pstats.Stats(profiler)
+    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:top]  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.stats.values()) or 1  # type: ignore[attr-defined]
+    for (file, line, name), (_cc, calls, own, _cum, _callers) in rows:
+        where = f"{Path(file).name}:{line}({name})" if line else name
+        print(f"      {100 * own / total:5.1f}%  {calls:9,d} calls  {where}")
+
+
+def formats(repeat: int, target_mb: float = 4.0, only: list[str] | None = None, profile: int = 0) -> None:
     """Throughput of every supported format, beside the bare parse of the same bytes."""
     fixtures = ROOT / "tests" / "fixtures"
     boards = fixtures / "boards"
@@ -205,8 +231,11 @@ def formats(repeat: int, target_mb: float = 4.0) -> None:
         "file                         format      MB   records  wall MB/s  cpu MB/s"
         "  ref wall  ref cpu  ours/ref (cpu time)"
     )
+    if only:
+        sources = [source for source in sources if any(word in source.name for word in only)]
     grown = [_repeat_file(source, target_mb) for source in sources]
-    grown += [_grown_tabular(kind, target_mb) for kind in ("csv", "jsonl", "json", "parquet")]
+    kinds = ("csv", "jsonl", "json", "parquet")
+    grown += [_grown_tabular(kind, target_mb) for kind in kinds if not only or any(word in kind for word in only)]
     for path, mb in grown:
         n = sum(1 for _ in extract_file(path))
         fmt = next(iter(extract_file(path))).source_format
@@ -220,6 +249,8 @@ def formats(repeat: int, target_mb: float = 4.0) -> None:
             f"{name:28s} {fmt:9s} {mb:4.1f} {n:9,d} {mb / ours:10.1f} {mb / ours_cpu:9.1f}"
             f" {mb / ref:9.1f} {mb / ref_cpu:8.1f} {ours_cpu / ref_cpu:10.1f}x{flag}"
         )
+        if profile:
+            _profile(path, profile)
 
 
 def hostile() -> None:

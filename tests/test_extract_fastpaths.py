@@ -1,10 +1,9 @@
-"""The extractor's shortcuts give what the plain way gives: dates read by position, class and
-attribute lookups from attribute values read once per page, one pass for the ``<br>`` spellings,
-line spans summed in C, and the garbage collector paused only while a file is read.
+"""The extractor's shortcuts give what the plain way gives: class and attribute lookups from
+attribute values read once per page, one pass for the ``<br>`` spellings, line spans summed in
+C, and the garbage collector paused only while a file is read.
 
-Each shortcut is checked against the straightforward code it replaced (a pattern search,
-libxml2's XPath, a substitution per match, a loop over the lines), on the fixtures and on
-generated input."""
+Each shortcut is checked against the straightforward code it replaced (libxml2's XPath, a
+substitution per match, a loop over the lines), on the fixtures and on generated input."""
 
 from __future__ import annotations
 
@@ -16,49 +15,13 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.io import board_text, extract_file, page
+from moderation.io import extract_file, page
 from moderation.io.decode import decode
 from moderation.io.readers import dat, matome
 
 PAGES = sorted(
     p for p in FIXTURES.rglob("*") if p.suffix in (".html", ".htm") and not p.name.endswith(".expected.json")
 )
-
-# --------------------------------------------------------------------------- dates
-
-
-def _by_pattern(text: str):
-    m = board_text._DATE.search(text)
-    return m.groups() if m else None
-
-
-_PIECES = ["2025", "/", "08", "01", "(金)", "(Sun)", " ", "12", ":", "34", "56", ".78", "ID:ab", "（", "）", ")", "("]
-_PIECES += ["\n", "\u3000", "２", "年", "日", "1", "0", "-", "x"]
-
-
-@settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(_PIECES), max_size=14), st.sampled_from(["", "2025/08/01", "2011/10/21(金) "]))
-def test_a_date_read_by_position_has_the_groups_the_pattern_finds(pieces, lead):
-    text = lead + "".join(pieces)
-    fast = board_text._leading_date(text)
-    if fast is not None:
-        assert fast == _by_pattern(text)
-    assert board_text.iso_time(text) == _iso_by_pattern(text)
-
-
-def _iso_by_pattern(text: str):
-    """iso_time the plain way: every text through the pattern search."""
-    groups = _by_pattern(text)
-    return None if groups is None else board_text._iso_of(groups)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["2025/08/01(金) 12:34:56.78 ID:Ab", "2011/10/21(金) 21:03:11", "2023/05/01 10:00:00", "2025/07/27(Sun) 10:58:14"],
-)
-def test_the_usual_spellings_take_the_short_way(text):
-    assert board_text._leading_date(text) == _by_pattern(text)
-
 
 # --------------------------------------------------------------------------- pages
 

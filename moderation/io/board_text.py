@@ -140,19 +140,10 @@ def iso_time(text: str) -> str | None:
     >>> iso_time("2025/13/01 12:00") is None
     True
     """
-    fields: tuple | None = _leading_date(text)
-    if fields is None:
-        m = _DATE.search(text)
-        if not m:
-            return None
-        fields = m.groups()
-    return _iso_of(fields)
-
-
-def _iso_of(fields: tuple) -> str | None:
-    """ISO 8601 from the groups of :data:`_DATE` (year, month, day, hour, minute, second or
-    None); None when they are not a valid date-time."""
-    y_text, mo_text, d_text, h_text, mi_text, s_text = fields
+    m = _DATE.search(text)
+    if not m:
+        return None
+    y_text, mo_text, d_text, h_text, mi_text, s_text = m.groups()
     if len(y_text) == 4 and len(mo_text) == len(d_text) == len(h_text) == 2 and s_text:
         # The usual 2025/08/01(金) 12:34:56: checked as strings (same-length digit strings
         # compare as their numbers), no conversions.
@@ -166,41 +157,6 @@ def _iso_of(fields: tuple) -> str | None:
     if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
         return None
     return "%04d-%02d-%02dT%02d:%02d:%02d" % (y, mo, d, h, mi, s)  # noqa: UP031 (faster than an f-string with specs)
-
-
-def _leading_date(text: str) -> tuple[str, str, str, str, str, str] | None:
-    """The groups :data:`_DATE` finds in a text that starts with a date-time in the usual
-    spelling (``2025/08/01(金) 12:34:56``, ``2025/08/01 12:34:56``), read by position; None
-    for any other text, which then goes through the pattern. Every field checked here is one
-    the pattern would take in the same way (ASCII digits of the same lengths, the same
-    separators), so both give the same groups."""
-    if len(text) < 19 or text[4] != "/" or text[7] != "/":
-        return None
-    y, mo, d = text[:4], text[5:7], text[8:10]
-    if not (y.isdigit() and mo.isdigit() and d.isdigit() and (y + mo + d).isascii()):
-        return None
-    i = 10
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i < len(text) and text[i] == "(":
-        close = text.find(")", i + 1, i + 6)  # the first closer, after 1-4 characters
-        if close < i + 2 or "）" in text[i + 1 : close] or "\n" in text[i + 1 : close]:
-            return None
-        i = close + 1
-        while i < len(text) and text[i] == " ":
-            i += 1
-    elif i == 10:
-        return None  # a digit or another character right after the day
-    h, mi, s = text[i : i + 2], text[i + 3 : i + 5], text[i + 6 : i + 8]
-    if (
-        len(s) < 2
-        or text[i + 2] != ":"
-        or text[i + 5] != ":"
-        or not (h + mi + s).isdigit()
-        or not (h + mi + s).isascii()
-    ):
-        return None
-    return y, mo, d, h, mi, s
 
 
 def clean_text(text: str) -> str:
