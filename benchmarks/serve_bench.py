@@ -12,7 +12,8 @@ shared with other work the figures are only comparable when measured in the same
 - concurrent throughput (``--concurrency`` clients) rotates rounds over ours with each of
   ``--workers`` (default ``1,2``: one server per setting, all running at once) and the
   reference, which always has one worker (as in the issue's bar), and reports each one's
-  median round and its ratio to the reference's;
+  median round and its ratio to the reference's, and the CPU time each server spent per request
+  (summed over its processes: the figure a busy machine distorts least);
 - a batch of ``--batch-items`` comments of ``--batch-chars`` characters is posted to
   ``/v1/review:batch`` of ours with the first ``--workers`` setting (and to a batch endpoint of
   the reference): wall time, status, and the peak memory over the memory before, as the
@@ -267,6 +268,16 @@ def quantile(latencies: list[float], p: int) -> float:
     return statistics.quantiles(latencies, n=100, method="inclusive")[p - 1] if latencies else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants."""
+    total = 0
+    for p in tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def tree(pid: int) -> list[int]:
     """``pid`` and its descendants (a server's workers and batch helpers)."""
     out, todo = [], [pid]
@@ -461,6 +472,9 @@ def main() -> None:
         names = [*(f"w{w}" for w in workers), "ref"]
         ports = {**{f"w{w}": port for w, (_p, port) in ours.items()}, "ref": ref_port}
         rates: dict[str, list[float]] = {name: [] for name in names}
+        # CPU time per request (all of a server's processes): what a busy machine distorts least.
+        cpu: dict[str, list[float]] = {name: [] for name in names}
+        pids = {**{f"w{w}": proc.pid for w, (proc, _port) in ours.items()}, "ref": reference.pid}
         print(
             f"\n{args.concurrency} concurrent clients, {args.requests:,} requests a round, {args.rounds} rounds "
             "(the order rotates each round):"
@@ -471,13 +485,15 @@ def main() -> None:
             for k in range(len(names)):
                 name = names[(i + k) % len(names)]
                 body = bodies[True] if name != "ref" else bodies[False]
+                cpu0 = cpu_seconds(pids[name])
                 wall, clat, cerr = asyncio.run(concurrent(ports[name], body, args.requests, args.concurrency))
+                cpu[name].append((cpu_seconds(pids[name]) - cpu0) / args.requests)
                 failed |= bool(cerr)
                 rates[name].append(args.requests / wall)
                 label = f"moderation serve --workers {name[1:]}, explain true" if name != "ref" else "reference"
                 print(
-                    f"  round {i + 1}, {label}: {args.requests / wall:7.1f} req/s ({percentiles(clat)}) errors {cerr} "
-                    f"(load average {os.getloadavg()[0]:.1f})",
+                    f"  round {i + 1}, {label}: {args.requests / wall:7.1f} req/s ({percentiles(clat)}) errors {cerr}, "
+                    f"server CPU {cpu[name][-1] * 1e3:.2f} ms/request (load average {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
         ref_rate = statistics.median(rates["ref"])
@@ -488,6 +504,18 @@ def main() -> None:
             if name != "ref"
         )
         print(f"  median: {medians}; reference (one worker) {ref_rate:.1f} req/s (bar: --workers 2 >= 1x)")
+        ref_cpu = statistics.median(cpu["ref"])
+        per_request = ", ".join(
+            f"ours --workers {name[1:]} {statistics.median(cpu[name]) * 1e3:.2f} ms "
+            f"({statistics.median(cpu[name]) / ref_cpu:.2f}x)"
+            for name in names
+            if name != "ref"
+        )
+        print(
+            f"  median server CPU per request: {per_request}; reference {ref_cpu * 1e3:.2f} ms (on an idle 2-core "
+            "machine, --workers 2 reaches the reference's requests/s when its CPU per request is under about twice "
+            "the reference's, less the client's share)"
+        )
 
         if args.batch:
             print(
