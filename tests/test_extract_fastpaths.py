@@ -1,9 +1,11 @@
 """The extractor's shortcuts give what the plain way gives: class and attribute lookups from
 attribute values read once per page, one pass for the ``<br>`` spellings, line spans summed in
-C, and the garbage collector paused only while a file is read.
+C, one-number anchors read without a pattern, and the garbage collector paused only while a
+file is read.
 
 Each shortcut is checked against the straightforward code it replaced (libxml2's XPath, a
-substitution per match, a loop over the lines), on the fixtures and on generated input."""
+substitution per match, a loop over the lines, the anchor patterns), on the fixtures and on
+generated input."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.io import extract_file, page
+from moderation.io import board_text, extract_file, page
 from moderation.io.decode import decode
 from moderation.io.readers import dat, matome
 
@@ -55,6 +57,35 @@ _BR = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
 def test_br_tags_become_the_mark_as_one_substitution_per_tag_makes_them(pieces):
     text = "".join(pieces)
     assert page._brs_to_newlines(text) == _BR.sub(lambda m: page.BR_MARK + " " * (len(m.group(0)) - 1), text)
+
+
+# --------------------------------------------------------------------------- anchors
+
+
+def _anchor_numbers_by_pattern(anchor: str) -> list[int]:
+    out: list[int] = []
+    for m in board_text._ANCHOR_NUMBERS.finditer(anchor):
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        hi = lo if hi < lo or hi - lo > board_text._MAX_RANGE else hi
+        out.extend(n for n in range(lo, hi + 1) if n not in out)
+    return out
+
+
+_ANCHOR_PIECES = [">>", "＞＞", "≫", "&gt;&gt;", "&gt;", ">", "1", "２", "0", "９", "-", "－", ",", "、", " ", "\t"]
+_ANCHOR_PIECES += ["\n", "本文", "g", ";", "²", "٣"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_ANCHOR_PIECES), max_size=10))
+def test_anchor_numbers_are_those_the_pattern_reads(pieces):
+    text = "".join(pieces)
+    assert board_text.anchor_numbers(text) == _anchor_numbers_by_pattern(text)
+    for m in board_text.ANCHOR_GROUP.finditer(text):
+        assert board_text.anchor_numbers(m.group(0)) == _anchor_numbers_by_pattern(m.group(0))
+    reply_to, rest = board_text.reply_numbers(text)
+    for m in board_text.ANCHOR_GROUP.finditer(rest):  # the anchors left in the text count as replies too
+        assert set(_anchor_numbers_by_pattern(m.group(0))) <= set(reply_to)
 
 
 # --------------------------------------------------------------------------- lines and the collector

@@ -29,6 +29,8 @@ ANCHOR_GROUP = re.compile(
     rf"(?:[ \t]*[,、，][ \t]*(?:{_ANCHOR_MARK}[ \t]?)?{_ANCHOR_NUM}|\s*{_ANCHOR_MARK}[ \t]?{_ANCHOR_NUM})*"
 )
 _ANCHOR_NUMBERS = re.compile(rf"([{_DIGITS}]+)(?:\s?[-－−〜~]\s?([{_DIGITS}]+))?")
+_MARK_CHARS = ">＞≫&gt; \t"  # what an anchor group can start with before its first digit
+_DIGIT_CHARS = "0123456789０１２３４５６７８９"  # those of _DIGITS
 #: A URL as boards write it (``ttp://`` included: a common way to post a link unlinked).
 URL_RE = re.compile(r"(?:https?|ttps?|ftp)://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _MAX_RANGE = 50
@@ -52,6 +54,9 @@ def anchor_numbers(anchor: str) -> list[int]:
     >>> anchor_numbers("＞＞１０ ＞＞１１")
     [10, 11]
     """
+    number = anchor.lstrip(_MARK_CHARS)
+    if number and not number.strip(_DIGIT_CHARS):  # one number (">>12", "＞＞１２"): without the pattern
+        return [int(number)]
     out: list[int] = []
     for m in _ANCHOR_NUMBERS.finditer(anchor):
         lo = int(m.group(1))
@@ -344,6 +349,8 @@ def reply_numbers(body: str) -> tuple[list[int], str]:
     if ">" not in body and "＞" not in body and "≫" not in body and "&gt;" not in body:
         return [], body  # no anchor mark: the common case, answered without a pattern
     reply_to, text = _split_leading_anchors(body)
+    if ">>" not in text and "＞＞" not in text and "≫" not in text and "&gt;&gt;" not in text:
+        return reply_to, text  # no anchor mark left after the leading ones
     for m in ANCHOR_GROUP.finditer(text):
         for n in anchor_numbers(m.group(0)):
             if n not in reply_to:
