@@ -1,7 +1,7 @@
 """Throughput of `moderation score --cluster` with 1 and 2 local worker processes, beside
 single-machine `moderation score`, all measured in the same run on the same input.
 
-    python benchmarks/cluster_bench.py [--n 1000000] [--files 10] [--partition-size 20000]
+    python benchmarks/cluster_bench.py [--n 1000000] [--files 10] [--partition-size 10000] [--skip-jobs1]
 
 The comments are built from labels/authored.jsonl (random pairs joined, as score_bench.py
 builds them) and written as --files JSONL files with id, text and thread_title. Each command is
@@ -10,6 +10,9 @@ the real console script in a subprocess:
 - single machine: `moderation score DIR --format jsonl --out FILE` (its default --jobs: one
   worker process per core, at most 2) and with `--jobs 1`;
 - cluster: `moderation score DIR --cluster local:N --out OUTDIR` for N = 1 and 2.
+
+The cluster runs come first, and their ratio and the workers' peak memory are printed as soon as
+both are done, so a run cut short still has the figures of the quality bar.
 
 Throughput is comments over the wall time of the whole command (process start, cluster start,
 model loads and output included); for the cluster the time of the job itself (from the
@@ -27,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,24 +103,6 @@ def main() -> None:
         del frame
         print(f"{args.n:,} comments in {args.files} JSONL files ({mb:.0f} MB); load before: {psutil.getloadavg()}")
 
-        results = {}
-        singles = [("single machine, default --jobs (2)", [])]
-        if not args.skip_jobs1:
-            singles.append(("single machine, --jobs 1", ["--jobs", "1"]))
-        for name, extra in singles:
-            out = tmp / "single.jsonl"
-            before = load()
-            wall, cpu, _peaks, _ = run([exe, "score", str(data), "--format", "jsonl", "--out", str(out), *extra])
-            with open(out, "rb") as fh:
-                rows = sum(1 for _ in fh)
-            assert rows == args.n, (name, rows)
-            out.unlink()
-            results[name] = (wall, cpu)
-            print(
-                f"{name}: {wall:.1f} s = {args.n / wall:,.0f} comments/s; {cpu:.1f} s CPU; load {before} -> {load()}",
-                flush=True,
-            )
-
         cluster: dict[int, tuple[float, float, float]] = {}
         peak_all = 0.0
         for workers in (1, 2):
@@ -137,6 +123,7 @@ def main() -> None:
             )
             summary = json.loads((out / "_SUCCESS").read_text(encoding="utf-8"))
             assert summary["rows"] == args.n, summary["rows"]
+            shutil.rmtree(out)
             job = summary["seconds"]
             # the worker processes are the big children (a resource tracker is a few MB)
             worker_peaks = sorted((mb for mb in peaks.values() if mb > 100), reverse=True)
@@ -151,8 +138,28 @@ def main() -> None:
             )
         ratio_wall = cluster[1][0] / cluster[2][0]
         ratio_job = cluster[1][1] / cluster[2][1]
-        base = results["single machine, default --jobs (2)"][0]
         print(f"speed-up, 2 workers / 1 worker: {ratio_wall:.2f}x (whole command), {ratio_job:.2f}x (job alone)")
+        print(f"peak RSS of a worker process, largest of both runs: {peak_all:.0f} MB (bar: under 500 MB)", flush=True)
+
+        results = {}
+        singles = [("single machine, default --jobs (2)", [])]
+        if not args.skip_jobs1:
+            singles.append(("single machine, --jobs 1", ["--jobs", "1"]))
+        for name, extra in singles:
+            out = tmp / "single.jsonl"
+            before = load()
+            wall, cpu, _peaks, _ = run([exe, "score", str(data), "--format", "jsonl", "--out", str(out), *extra])
+            with open(out, "rb") as fh:
+                rows = sum(1 for _ in fh)
+            assert rows == args.n, (name, rows)
+            out.unlink()
+            results[name] = (wall, cpu)
+            print(
+                f"{name}: {wall:.1f} s = {args.n / wall:,.0f} comments/s; {cpu:.1f} s CPU; load {before} -> {load()}",
+                flush=True,
+            )
+
+        base = results["single machine, default --jobs (2)"][0]
         print(f"cluster local:2 / single machine default --jobs: {base / cluster[2][0]:.2f}x (whole command)")
         if "single machine, --jobs 1" in results:
             wall1, cpu1 = results["single machine, --jobs 1"]
@@ -160,7 +167,6 @@ def main() -> None:
                 f"cluster local:1 / single machine --jobs 1: {wall1 / cluster[1][0]:.2f}x the speed (whole command), "
                 f"{cluster[1][2] / cpu1:.2f}x the CPU seconds"
             )
-        print(f"peak RSS of a worker process, largest of both runs: {peak_all:.0f} MB (bar: under 500 MB)")
         print(f"load after: {psutil.getloadavg()} on {psutil.cpu_count()} cores")
 
 

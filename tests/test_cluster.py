@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,10 +27,12 @@ from moderation.apps.cli import cli  # noqa: E402
 from moderation.cluster import (  # noqa: E402
     SUCCESS,
     ModelSpec,
+    check_workers,
     plan_pieces,
     read_output,
     score_dask,
     score_to_directory,
+    tune_malloc,
 )
 from moderation.core import ModelError  # noqa: E402
 from moderation.moderator import Moderator, default_model_path  # noqa: E402
@@ -198,6 +201,17 @@ def test_score_dask_is_moderator_score(client):
     for label in SCORES:
         assert got[label].to_numpy() == pytest.approx(want[label].to_numpy(), abs=1e-9)
     assert got["action"].tolist() == want["action"].tolist()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_workers_undo_the_nannys_malloc_setting(client):
+    """A nanny starts its worker with MALLOC_TRIM_THRESHOLD_ set, which made every large array a
+    fresh mmap (scoring cost ~1.7x the CPU); a worker that loads the model sets glibc's thresholds
+    back (tune_malloc). This process has no nanny: nothing is changed here."""
+    spec = ModelSpec.resolve(None)
+    check_workers(client, spec)
+    assert set(client.run(tune_malloc).values()) == {True}
+    assert "MALLOC_TRIM_THRESHOLD_" in os.environ or tune_malloc() is False
 
 
 def test_rerun_after_a_crash_writes_no_row_twice(client, tmp_path):
