@@ -125,11 +125,16 @@ def read(text: str, *, thread: str, source: str, warn: Warn | None = None) -> It
     spans = line_spans(text)
     starts = [a for a, _ in spans]
     heads: list[tuple[int, Head]] = []
-    last = 0
+    last = k = 0
     for m in _CANDIDATE.finditer(text):  # only lines that start with a number are looked at
         if int(m.group(1)) <= last:
             continue  # not above the last post's number (a quoted header): not a header, whatever follows
-        k = bisect.bisect_right(starts, m.start()) - 1
+        # A match starts a line (after a LF: a line start of line_spans too), later than the last
+        # one: its line is found by a forward scan in C from there.
+        try:
+            k = starts.index(m.start(), k)
+        except ValueError:  # not a line start after all (cannot happen with line_spans): look it up
+            k = bisect.bisect_right(starts, m.start()) - 1
         if heads and heads[-1][0] == k:
             continue
         a, b = spans[k]
