@@ -14,6 +14,9 @@ hashed features, which is what ``moderation train`` spends its time on:
 - only the columns some training row uses are kept (the hashed views have 1.5 M columns, 10,000
   comments use about 150,000; a column no row uses gets a zero weight anyway): liblinear runs
   its vector operations over every column, and copies the matrix on every fit;
+- equal rows (repeated comments) and equal columns (n-grams seen in the same comments only) are
+  merged without changing the objective (:class:`CompactProblem`): on ``train_bench.py``'s
+  10,000 comments, 150,000 used columns are 40,000 distinct ones and 4.6 M stored values 2.0 M;
 - the function and the gradient, which decide where the solver stops, are computed in float64
   as liblinear does; the Hessian-vector products of the conjugate-gradient steps, which only
   choose the direction of a step, use the float32 matrix the features come in (half the
@@ -24,6 +27,9 @@ hashed features, which is what ``moderation train`` spends its time on:
 
 No library offers this: scikit-learn's liblinear has no warm start and copies the matrix per
 fit, and its lbfgs / newton-cg solvers do not regularise the intercept (another objective).
+The Hessian products are scipy's sparse products (a fused product compiled with numba was
+slower: its scattered adds stall); liblinear 2.20's diagonal preconditioner and its quadratic
+CG stopping rule took more products on these features, so neither is used.
 
 Examples
 --------
