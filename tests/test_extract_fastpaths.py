@@ -52,7 +52,7 @@ def test_elements_by_class_are_those_the_class_test_selects(path):
 _BR = re.compile(r"<br(?=[\s/>])[^<>]*>", re.I)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from(["<br>", "<BR />", "<br/>", "<br clear=all>", "<bR\n>", "<br", ">", "<", "本文", " "])))
 def test_br_tags_become_the_mark_as_one_substitution_per_tag_makes_them(pieces):
     text = "".join(pieces)
@@ -76,7 +76,7 @@ _ANCHOR_PIECES = [">>", "＞＞", "≫", "&gt;&gt;", "&gt;", ">", "1", "２", "0
 _ANCHOR_PIECES += ["\n", "本文", "g", ";", "²", "٣"]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(st.lists(st.sampled_from(_ANCHOR_PIECES), max_size=10))
 def test_anchor_numbers_are_those_the_pattern_reads(pieces):
     text = "".join(pieces)
@@ -102,7 +102,7 @@ def _spans_by_loop(text: str) -> list[tuple[int, int]]:
     return out
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.text(alphabet="ab\n\u2028 ", max_size=30))
 def test_line_spans_are_those_of_a_loop_over_the_lines(text):
     assert dat.line_spans(text) == _spans_by_loop(text)
