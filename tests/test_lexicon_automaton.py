@@ -69,3 +69,17 @@ def test_group_and_hostility_spellings_are_found_as_their_pattern_finds_them(par
     for matcher in (GROUPS._g, GROUPS._h):
         expected = [(m.start(), m.end(), m.group(0)) for m in matcher.cjk_re.finditer(view)]
         assert list(matcher.cjk.finditer(view)) == expected
+
+
+def test_a_short_spelling_inside_an_unfinished_long_one_is_found():
+    """pyahocorasick's iter_long missed ナンカ in 人権ナンカイラナ (人権ナンカイラナイ being a
+    spelling): every spelling inside a longer one, with the longer one cut short."""
+    for keys, finder, pattern in (
+        (KEYS, LEX._cjk_finder, LEX._cjk_re),
+        (sorted(GROUPS._g.by_key), GROUPS._g.cjk, GROUPS._g.cjk_re),
+        (sorted(GROUPS._h.by_key), GROUPS._h.cjk, GROUPS._h.cjk_re),
+    ):
+        for long in keys:
+            for cut in (long[:-1], long[1:], "人" + long[:-1] + "の"):
+                expected = [(m.start(), m.end(), m.group(0)) for m in pattern.finditer(cut)]
+                assert list(finder.finditer(cut)) == expected, cut

@@ -362,10 +362,20 @@ class LiteralFinder:
             self._automaton.make_automaton()
 
     def finditer(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """(start, end, word) of each leftmost-longest occurrence, in order."""
+        """(start, end, word) of each leftmost-longest occurrence, in order.
+
+        Chosen here from every occurrence the automaton reports (overlapping ones included):
+        pyahocorasick's own ``iter_long`` misses a short word inside an unfinished long one
+        (ナンカ in 人権ナンカイラナ when 人権ナンカイラナイ is a word)."""
         if self._empty:
             return iter(())
-        return ((last + 1 - len(word), last + 1, word) for last, word in self._automaton.iter_long(text))
+        found = sorted((last + 1 - len(word), -len(word), word) for last, word in self._automaton.iter(text))
+        chosen, pos = [], 0
+        for start, minus_length, word in found:  # leftmost first; at one start, the longest first
+            if start >= pos:
+                pos = start - minus_length
+                chosen.append((start, pos, word))
+        return iter(chosen)
 
     def starts(self, text: str) -> set[int]:
         """Where any of the words starts (overlapping occurrences included)."""
