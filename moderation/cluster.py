@@ -288,7 +288,8 @@ def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
             continue
         path = Path(text)
         if path.is_dir():
-            files.extend((f, True) for f in walk([path]) if f.name != SUCCESS)
+            # A dump over --max-file-size is left out by the walk; say so, as `score` does.
+            files.extend((f, True) for f in walk([path], warn=_forward) if f.name != SUCCESS)
         else:
             walk([path])  # a clear error for a missing path
             files.append((path, False))

@@ -296,3 +296,22 @@ def test_parquet_in_and_out_on_one_machine(tmp_path):
     bad.write_bytes(b"PAR1 not really")
     res = run_cli("score", str(bad), "--format", "jsonl")  # a real process: the one-line message, exit 1
     assert res.returncode == 1 and "not a readable Parquet file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_planner_says_which_dump_it_left_out_over_the_size_limit(tmp_path, capsys):
+    """Without a cluster: the planner runs on the client, and a dump inside a directory over
+    --max-file-size is left out with a warning on stderr (it was left out silently)."""
+    from moderation.io.inputs import set_max_file_size
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "a.txt").write_text("本文です。\n", encoding="utf-8")
+    (dumps / "big.jsonl").write_text('{"id": "1", "text": "長い"}\n' * 100, encoding="utf-8")
+    set_max_file_size("1K")
+    try:
+        pieces = plan_pieces([dumps])
+    finally:
+        set_max_file_size(None)
+    assert all("big.jsonl" not in str(p.files) for p in pieces)
+    err = capsys.readouterr().err
+    assert "big.jsonl" in err and err.startswith("warning: ") and "--max-file-size" in err
