@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from .context import ThreadContexts, titles_first
@@ -60,7 +59,7 @@ from .io.readers.tabular import iter_jsonl
 from .io.registry import detect_format, path_reader
 from .io.walk import walk
 from .ml.text import normalize_text
-from .moderator import Moderator, default_model_path
+from .moderator import Moderator, default_model_path, with_decisions
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -584,14 +583,7 @@ def _score_partition(
     for a, b in _chunks(len(frame)):
         chunk = pd.DataFrame({"text": texts[a:b], "context": contexts[a:b]})
         decisions.extend(moderator.decide(chunk, explain=explain))
-    out = frame.copy()
-    for label in LABELS:  # as Moderator.score gives them
-        out[label] = np.array([np.nan if d.scores[label] is None else d.scores[label] for d in decisions])
-    out["action"] = [d.action for d in decisions]
-    out["labels"] = [d.labels for d in decisions]
-    if explain:
-        out["reasons"] = [[r.to_dict() for r in d.reasons] for d in decisions]
-    return out
+    return with_decisions(frame, decisions, explain)  # as Moderator.score gives them
 
 
 def _scored_meta(meta: pd.DataFrame, explain: bool) -> pd.DataFrame:

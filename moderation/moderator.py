@@ -197,15 +197,20 @@ class Moderator:
                 index=frame.index,
             )
         feats = pd.DataFrame({"text": frame["text"].fillna("").astype(str).to_numpy(), "context": context.to_numpy()})
-        decisions = self.decide(feats, explain=explain)
-        out = frame.copy()
-        for label in LABELS:  # rounded as the CLI and the HTTP hook report them
-            out[label] = np.array([np.nan if d.scores[label] is None else d.scores[label] for d in decisions])
-        out["action"] = [d.action for d in decisions]
-        out["labels"] = [d.labels for d in decisions]
-        if explain:
-            out["reasons"] = [[r.to_dict() for r in d.reasons] for d in decisions]
-        return out
+        return with_decisions(frame, self.decide(feats, explain=explain), explain)
+
+
+def with_decisions(frame: pd.DataFrame, decisions: list[Decision], explain: bool) -> pd.DataFrame:
+    """``frame`` with each row's decision as columns: the labels' scores (rounded as the CLI
+    and the HTTP hook report them), ``action``, ``labels`` and, with ``explain``, ``reasons``."""
+    out = frame.copy()
+    for label in LABELS:
+        out[label] = np.array([np.nan if d.scores[label] is None else d.scores[label] for d in decisions])
+    out["action"] = [d.action for d in decisions]
+    out["labels"] = [d.labels for d in decisions]
+    if explain:
+        out["reasons"] = [[r.to_dict() for r in d.reasons] for d in decisions]
+    return out
 
 
 def _into_original(decision: Decision, cleaned: CleanedText) -> Decision:
